@@ -1,0 +1,50 @@
+# ParentVoice: `make run` to try it, `make test` to test it. See README.md.
+SHELL := /bin/bash
+PY311 ?= $(shell command -v /root/.pyenv/versions/3.11.7/bin/python || command -v python3.11)
+PY310 ?= $(shell command -v /root/.pyenv/versions/3.10.13/bin/python || command -v python3.10)
+VENV := .venv
+RASA_VENV := .venv-rasa
+APP := $(VENV)/bin/parentvoice
+
+.PHONY: setup run test compile train bench lint clean chromium
+
+# Install-only step shared by run and test. Idempotent: stamps record what is installed.
+setup: $(VENV)/.stamp $(RASA_VENV)/.stamp
+
+$(VENV)/.stamp: pyproject.toml
+	@test -n "$(PY311)" || { echo "Python 3.11 is required for the app"; exit 2; }
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(RASA_VENV)/.stamp: nlu/requirements-rasa.lock
+	@test -n "$(PY310)" || { echo "Python 3.10 is required for Rasa 3.6 (pyenv install 3.10.13)"; exit 2; }
+	test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install --quiet --upgrade 'pip<25' wheel
+	$(RASA_VENV)/bin/pip install --quiet -r nlu/requirements-rasa.lock
+	touch $@
+
+compile: setup
+	$(APP) flows validate
+	$(APP) flows compile
+
+# Trains only when flows, NLU data or the pipeline changed (content hash in the model's name).
+train: compile
+	$(APP) rasa train
+
+run: train
+	$(APP) serve
+
+test: train
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+bench: train
+	$(VENV)/bin/python bench/latency.py
+
+lint: setup
+	$(VENV)/bin/ruff check bot flows storage tests bench
+	$(VENV)/bin/mypy bot flows storage
+
+clean:
+	rm -rf var/models var/rasa var/*.db var/*.log

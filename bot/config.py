@@ -1,0 +1,272 @@
+"""Configuration: loaded once from YAML plus environment overrides into frozen, typed objects.
+
+This is the only module that reads the environment. Everything else receives a ``Config``.
+``PARENTVOICE_CONFIG`` selects the file (default ``config.yaml``); ``PARENTVOICE__SECTION__KEY``
+(or ``PARENTVOICE__CHANNELS__TELEGRAM__TOKEN`` for nested sections) overrides any key.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "PARENTVOICE__"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str
+    port: int
+    public_url: str
+    max_body_bytes: int
+
+
+@dataclass(frozen=True)
+class RasaConfig:
+    url: str
+    manage: bool
+    token: str
+    project_dir: Path
+    model_dir: Path
+    tracker_db: Path
+    tracker_retention_days: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class FlowsConfig:
+    dir: Path
+    default: str
+    default_language: str
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    enabled: bool
+    token: str
+    webhook_secret: str
+    api_base_url: str
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class ChannelsConfig:
+    telegram: TelegramConfig
+    web: WebConfig
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    pseudonym_key: bytes
+    vault_key: bytes
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    max_attempts: int
+    per_channel_per_second: float
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str
+    file: Path | None
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig
+    server: ServerConfig
+    rasa: RasaConfig
+    flows: FlowsConfig
+    channels: ChannelsConfig
+    security: SecurityConfig
+    outbox: OutboxConfig
+    logging: LoggingConfig
+    root: Path  # directory relative paths are resolved against (the config file's directory)
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load the config file and apply environment overrides; raise ``ConfigError`` when invalid."""
+    env = os.environ if environ is None else environ
+    file = Path(path or env.get("PARENTVOICE_CONFIG") or "config.yaml")
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {file}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {file} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {file} must contain a mapping")
+    _apply_env_overrides(raw, env)
+    return _build(raw, file.resolve().parent)
+
+
+def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__") if k]
+        if not keys:
+            continue
+        node = raw
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {'.'.join(keys)} is not a section")
+            node = child
+        node[keys[-1]] = yaml.safe_load(value) if value != "" else ""
+
+
+class _Section:
+    """Typed access to one mapping, with errors that name the full key."""
+
+    def __init__(self, raw: Any, name: str) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{name} must be a mapping")
+        self._raw = raw
+        self._name = name
+
+    def section(self, key: str) -> _Section:
+        return _Section(self._raw.get(key), f"{self._name}.{key}")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self._raw.get(key, default)
+        if value is None:
+            raise ConfigError(f"{self._name}.{key} is required")
+        return str(value)
+
+    def integer(self, key: str, default: int) -> int:
+        value = self._raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ConfigError(f"{self._name}.{key} must be a whole number")
+        try:
+            return int(value)
+        except ValueError as exc:
+            raise ConfigError(f"{self._name}.{key} must be a whole number, got {value!r}") from exc
+
+    def number(self, key: str, default: float) -> float:
+        value = self._raw.get(key, default)
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{self._name}.{key} must be a number, got {value!r}") from exc
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._raw.get(key, default)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false", "1", "0", "yes", "no"}:
+            return value.lower() in {"true", "1", "yes"}
+        raise ConfigError(f"{self._name}.{key} must be true or false, got {value!r}")
+
+    def path(self, key: str, default: str, root: Path) -> Path:
+        value = Path(self.text(key, default))
+        return value if value.is_absolute() else root / value
+
+
+def _build(raw: dict[str, Any], root: Path) -> Config:
+    top = _Section(raw, "config")
+    db, server, rasa = top.section("database"), top.section("server"), top.section("rasa")
+    flows, channels, security = (
+        top.section("flows"),
+        top.section("channels"),
+        top.section("security"),
+    )
+    telegram, outbox, logging_ = (
+        channels.section("telegram"),
+        top.section("outbox"),
+        top.section("logging"),
+    )
+
+    vault_key = security.text("vault_key").encode()
+    try:
+        if len(base64.urlsafe_b64decode(vault_key)) != 32:
+            raise ValueError
+    except ValueError as exc:
+        raise ConfigError(
+            "security.vault_key must be a Fernet key (32 url-safe base64-encoded bytes)"
+        ) from exc
+    pseudonym_key = security.text("pseudonym_key").encode()
+    if len(pseudonym_key) < 16:
+        raise ConfigError("security.pseudonym_key must be at least 16 characters")
+
+    tg = TelegramConfig(
+        enabled=telegram.flag("enabled", False),
+        token=telegram.text("token", ""),
+        webhook_secret=telegram.text("webhook_secret", ""),
+        api_base_url=telegram.text("api_base_url", "https://api.telegram.org").rstrip("/"),
+    )
+    if tg.enabled and not tg.token:
+        raise ConfigError(
+            "channels.telegram.token is required when the Telegram channel is enabled"
+        )
+
+    log_file = logging_.text("file", "")
+    level = logging_.text("level", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+
+    return Config(
+        database=DatabaseConfig(
+            url=_resolve_sqlite(db.text("url", "sqlite:///var/parentvoice.db"), root)
+        ),
+        server=ServerConfig(
+            host=server.text("host", "127.0.0.1"),
+            port=server.integer("port", 8000),
+            public_url=server.text("public_url", "http://127.0.0.1:8000").rstrip("/"),
+            max_body_bytes=server.integer("max_body_bytes", 262144),
+        ),
+        rasa=RasaConfig(
+            url=rasa.text("url", "http://127.0.0.1:5005").rstrip("/"),
+            manage=rasa.flag("manage", True),
+            token=rasa.text("token", ""),
+            project_dir=rasa.path("project_dir", "nlu", root),
+            model_dir=rasa.path("model_dir", "var/models", root),
+            tracker_db=rasa.path("tracker_db", "var/rasa-tracker.db", root),
+            tracker_retention_days=rasa.integer("tracker_retention_days", 8),
+            timeout_seconds=rasa.number("timeout_seconds", 10.0),
+        ),
+        flows=FlowsConfig(
+            dir=flows.path("dir", "flows", root),
+            default=flows.text("default", "hcp_experience"),
+            default_language=flows.text("default_language", "en"),
+        ),
+        channels=ChannelsConfig(
+            telegram=tg, web=WebConfig(enabled=channels.section("web").flag("enabled", True))
+        ),
+        security=SecurityConfig(pseudonym_key=pseudonym_key, vault_key=vault_key),
+        outbox=OutboxConfig(
+            max_attempts=outbox.integer("max_attempts", 8),
+            per_channel_per_second=outbox.number("per_channel_per_second", 25.0),
+        ),
+        logging=LoggingConfig(level=level, file=(root / log_file) if log_file else None),
+        root=root,
+    )
+
+
+def _resolve_sqlite(url: str, root: Path) -> str:
+    """Make a relative SQLite path relative to the config's directory, not the working directory."""
+    for prefix in ("sqlite:///", "sqlite+aiosqlite:///"):
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(root / url[len(prefix) :])
+    return url
