@@ -1,0 +1,126 @@
+"""Conversations, messages and answers. Functions take a session and never commit."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Answer, Conversation, Message
+
+OPEN = ("active", "paused")
+
+
+async def open_conversation(session: AsyncSession, participant_id: int) -> Conversation | None:
+    """The participant's conversation still in progress (active or paused), if any."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.participant_id == participant_id, Conversation.status.in_(OPEN))
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def latest_conversation(session: AsyncSession, participant_id: int) -> Conversation | None:
+    """The participant's most recent conversation, whatever its status."""
+    return (
+        await session.execute(
+            select(Conversation)
+            .where(Conversation.participant_id == participant_id)
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def start(
+    session: AsyncSession,
+    *,
+    participant_id: int,
+    flow_id: str,
+    flow_version: int,
+    channel: str,
+    language: str,
+    now: datetime,
+) -> Conversation:
+    """Create a new active conversation."""
+    conversation = Conversation(
+        public_id=secrets.token_hex(6),
+        participant_id=participant_id,
+        flow_id=flow_id,
+        flow_version=flow_version,
+        channel=channel,
+        language=language,
+        status="active",
+        started_at=now,
+        updated_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    return conversation
+
+
+def end(conversation: Conversation, status: str, now: datetime) -> None:
+    """Close a conversation with a final status (completed, stopped, declined, restarted, expired)."""
+    conversation.status = status
+    conversation.ended_at = now
+    conversation.updated_at = now
+
+
+def add_message(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    direction: str,
+    kind: str,
+    text: str,
+    question_id: str | None,
+    now: datetime,
+    platform_id: str | None = None,
+) -> Message:
+    """Record one redacted message of a conversation."""
+    message = Message(
+        conversation_id=conversation.id,
+        participant_id=conversation.participant_id,
+        direction=direction,
+        kind=kind,
+        text=text,
+        question_id=question_id,
+        platform_id=platform_id,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+async def save_answer(
+    session: AsyncSession, conversation: Conversation, question_id: str, value: str, now: datetime
+) -> None:
+    """Record (or replace) the answer to one question."""
+    answer = await session.scalar(
+        select(Answer).where(
+            Answer.conversation_id == conversation.id, Answer.question_id == question_id
+        )
+    )
+    if answer is None:
+        session.add(
+            Answer(
+                conversation_id=conversation.id,
+                participant_id=conversation.participant_id,
+                question_id=question_id,
+                value=value,
+                created_at=now,
+            )
+        )
+    else:
+        answer.value, answer.created_at = value, now
+
+
+async def forget_content(session: AsyncSession, conversation: Conversation) -> None:
+    """Delete what a parent said in a conversation they declined (the row itself stays, for counts)."""
+    await session.execute(delete(Message).where(Message.conversation_id == conversation.id))
+    await session.execute(delete(Answer).where(Answer.conversation_id == conversation.id))

@@ -1,0 +1,65 @@
+"""The inbox: every inbound delivery recorded before it is acknowledged. Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InboxItem
+
+
+async def seen(session: AsyncSession, channel: str, platform_id: str) -> bool:
+    """True if this delivery was already recorded (a replay)."""
+    found = await session.scalar(
+        select(InboxItem.id).where(
+            InboxItem.channel == channel, InboxItem.platform_id == platform_id
+        )
+    )
+    return found is not None
+
+
+def record(
+    session: AsyncSession,
+    *,
+    participant_id: int,
+    channel: str,
+    platform_id: str,
+    kind: str,
+    text: str,
+    safeguarding: str | None,
+    now: datetime,
+) -> InboxItem:
+    """Add a pending inbox item (its text is already redacted)."""
+    item = InboxItem(
+        participant_id=participant_id,
+        channel=channel,
+        platform_id=platform_id,
+        kind=kind,
+        text=text,
+        safeguarding=safeguarding,
+        status="pending",
+        attempts=0,
+        received_at=now,
+    )
+    session.add(item)
+    return item
+
+
+async def pending_ids(session: AsyncSession, limit: int = 100) -> list[int]:
+    """Inbox items not yet answered, oldest first (for recovery after a crash or a Rasa outage)."""
+    rows = await session.scalars(
+        select(InboxItem.id)
+        .where(InboxItem.status == "pending")
+        .order_by(InboxItem.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def done(item: InboxItem, now: datetime) -> None:
+    """Mark an item answered. Its text is dropped: the messages table is the one record."""
+    item.status = "done"
+    item.text = ""
+    item.processed_at = now

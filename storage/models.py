@@ -1,0 +1,191 @@
+"""SQLAlchemy 2 models. Nothing here holds raw personal data except ``Contact.address_encrypted``.
+
+Every row about a participant hangs off ``participants`` with ``ON DELETE CASCADE``, so erasing a
+participant is one delete (see ``storage.erasure``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Participant(Base):
+    """One parent or carer on one channel, known only by a keyed pseudonym."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # HMAC-SHA256 hex; Rasa sender id
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+    last_inbound_at: Mapped[datetime | None]
+    consent_research_at: Mapped[datetime | None]  # agreed to take part (first question of a flow)
+    consent_followup: Mapped[bool | None]  # agreed to be messaged later about what changed
+    consent_followup_at: Mapped[datetime | None]
+    opted_out_at: Mapped[datetime | None]  # said STOP: no more messages, ever
+    erase_requested_at: Mapped[datetime | None]  # confirmed "delete my data"; row goes once told
+    # Keyed digests only (bot.redact.RedactionState): placeholders stay consistent for this person.
+    redaction_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    contact: Mapped[Contact | None] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Contact(Base):
+    """The contact vault: the raw channel address, Fernet-encrypted, read only to send."""
+
+    __tablename__ = "contacts"
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
+    )
+    address_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+    participant: Mapped[Participant] = relationship(back_populates="contact")
+
+
+class Conversation(Base):
+    """One run of one flow by one participant."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_participant_status", "participant_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)  # what exports show
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    flow_id: Mapped[str] = mapped_column(String(64))
+    flow_version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    # active, paused, completed, stopped, declined, restarted, expired
+    status: Mapped[str] = mapped_column(String(16))
+    current_question: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """One message in a conversation, redacted. ``question_id`` is the question it answered or asked."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(3))  # "in" or "out"
+    kind: Mapped[str] = mapped_column(String(16))  # text, media
+    text: Mapped[str] = mapped_column(Text)
+    question_id: Mapped[str | None] = mapped_column(String(64))
+    platform_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class Answer(Base):
+    """The value a participant gave to one question (free text is redacted; choices are option ids)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("conversation_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class InboxItem(Base):
+    """Every inbound delivery, recorded before it is acknowledged, so replays are ignored and a crash
+    mid-processing is recovered. ``text`` is already redacted."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_id"),
+        Index("ix_inbox_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    platform_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    safeguarding: Mapped[str | None] = mapped_column(String(32))  # category detected, if any
+    status: Mapped[str] = mapped_column(String(16))  # pending, done, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxItem(Base):
+    """A message to deliver, written in the same transaction as the decision that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))  # reply, safeguarding, ...
+    text: Mapped[str] = mapped_column(Text)
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class SafeguardingAlert(Base):
+    """A possible risk seen in a message: category, redacted text, time. Shown to staff."""
+
+    __tablename__ = "safeguarding_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    category: Mapped[str] = mapped_column(String(32))
+    redacted_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who did what to the data, when: exports, erasures. Never personal data."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
