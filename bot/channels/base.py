@@ -1,0 +1,54 @@
+"""The values that cross the adapter boundary, and the shape every channel has.
+
+Adapters only translate: verify, parse and normalise inbound requests into ``Inbound``; format and
+send ``Outbound``. The raw ``address`` (a Telegram chat id, a phone number) leaves the adapter only
+towards the pseudonymiser and the encrypted contact vault; it is never stored in clear or logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+
+class InboundKind(StrEnum):
+    """What a parent sent, as far as the pipeline cares."""
+
+    TEXT = "text"
+    MEDIA = "media"  # photo, sticker, voice note, file...: we ask them to type instead
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a parent, normalised by a channel adapter."""
+
+    channel: str  # "telegram", "web", later "sms", "whatsapp"
+    address: str  # raw channel address; sensitive, goes only to the pseudonymiser and the vault
+    platform_id: str  # unique per channel, so a replayed delivery is recognised and ignored
+    kind: InboundKind
+    text: str  # raw text as typed ("" for media); sensitive, redacted before storage
+    received_at: datetime
+    language_hint: str | None = None  # e.g. Telegram's user.language_code
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to a parent. ``choices`` are button titles; every choice also works by number."""
+
+    text: str
+    choices: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Sender(Protocol):
+    """What the outbox sender needs from a channel: deliver one message to one raw address."""
+
+    name: str
+
+    async def send(self, address: str, message: Outbound) -> str:
+        """Deliver ``message``; return the platform's message id.
+
+        Raises ``RetryableDelivery`` or ``PermanentDelivery`` (bot.errors) on failure.
+        """
+        ...
