@@ -1,0 +1,269 @@
+"""Export anonymised transcripts for staff: one row per message, as CSV or JSON Lines.
+
+Rows are streamed from the database and written as they arrive, so an export of any size runs in
+constant memory. Every export is recorded in the audit log with who ran it and how many rows left.
+Only the conversation's ``public_id`` identifies a conversation; participant pseudonyms and database
+ids never appear in an export. Message text is already redacted when it is stored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.errors import ParentVoiceError
+from storage.models import AuditEntry, Conversation, Message
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "ExportFilter",
+    "export_messages",
+    "export_to_path",
+    "neutralise",
+]
+
+COLUMNS = (
+    "conversation",
+    "flow",
+    "flow_version",
+    "question_id",
+    "direction",
+    "text",
+    "time",
+    "channel",
+    "language",
+)
+FORMATS = ("csv", "jsonl")
+
+# Rows fetched from the database per round trip; small enough to keep memory flat, large enough
+# that round trips do not dominate.
+_BATCH = 1000
+# OWASP "CSV injection": a spreadsheet runs a cell starting with any of these as a formula (tab and
+# carriage return too, because some spreadsheets strip them and then see the character after).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# AuditEntry.actor is String(64); checked up front so an export never fails at the audit step.
+_ACTOR_MAX = 64
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which messages to export. Dates are inclusive and compare the message's UTC date."""
+
+    flow_id: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def neutralise(cell: str) -> str:
+    """Prefix ``cell`` with a single quote if a spreadsheet would run it as a formula."""
+    if cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+async def export_messages(
+    sessions: async_sessionmaker[AsyncSession],
+    fmt: str,
+    out: BinaryIO,
+    flt: ExportFilter,
+    actor: str,
+    now: datetime,
+) -> int:
+    """Write every message matching ``flt`` to the binary stream ``out`` and audit the export.
+
+    ``fmt`` is ``"csv"`` (UTF-8 with BOM, header row, formula cells neutralised) or ``"jsonl"``
+    (``flow_version`` stays a number). ``actor`` names who ran it in the audit log; ``now`` is when.
+    Returns the number of rows written. Raises ``ParentVoiceError`` for an unknown format,
+    ``since`` after ``until``, or a missing or too long actor, before anything is written. If the
+    database fails part way, ``out`` holds a partial export and nothing is audited.
+
+    Writes to ``out`` are synchronous; give it a local file or buffer, not a slow network stream.
+    """
+    _check(fmt, flt, actor)
+    writer: _RowWriter = _CsvRows(out) if fmt == "csv" else _JsonlRows(out)
+    rows = 0
+    async with sessions() as session:
+        result = await session.stream(_query(flt).execution_options(yield_per=_BATCH))
+        async for row in result:
+            writer.write(_record(row))
+            rows += 1
+    out.flush()
+    # Audited once the rows are out, so the count is the real one; a separate short transaction so
+    # the long streaming read never holds a write lock.
+    async with sessions.begin() as session:
+        session.add(
+            AuditEntry(
+                at=_as_utc(now),
+                actor=actor,
+                action="export",
+                detail={
+                    "format": fmt,
+                    "flow": flt.flow_id,
+                    "since": flt.since.isoformat() if flt.since else None,
+                    "until": flt.until.isoformat() if flt.until else None,
+                    "rows": rows,
+                },
+            )
+        )
+    return rows
+
+
+async def export_to_path(
+    sessions: async_sessionmaker[AsyncSession],
+    fmt: str,
+    path: Path | str,
+    flt: ExportFilter,
+    actor: str,
+    now: datetime,
+) -> int:
+    """Like ``export_messages`` but to a file at ``path``, which appears only once complete.
+
+    The file is written beside ``path`` under a temporary name, readable only by its owner (it holds
+    what parents said), and renamed into place after the export is audited; on any failure no file
+    is left behind and an existing file at ``path`` is untouched. Returns the number of rows.
+    """
+    # Validate before creating anything, so an operator's typo leaves no empty file.
+    _check(fmt, flt, actor)
+    target = Path(path)
+    try:
+        # mkstemp creates the file with mode 0600.
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        )
+    except OSError as exc:  # a missing or read-only directory is the operator's to fix
+        raise ParentVoiceError(f"cannot write export to {target}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as out:
+            rows = await export_messages(sessions, fmt, out, flt, actor, now)
+            os.fsync(out.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return rows
+
+
+def _check(fmt: str, flt: ExportFilter, actor: str) -> None:
+    if fmt not in FORMATS:
+        raise ParentVoiceError(f"unknown export format {fmt!r}: use csv or jsonl")
+    if flt.since is not None and flt.until is not None and flt.since > flt.until:
+        raise ParentVoiceError(
+            f"export start date {flt.since.isoformat()} is after its end date "
+            f"{flt.until.isoformat()}: both dates are inclusive, so use the same date for one day"
+        )
+    if not actor or len(actor) > _ACTOR_MAX:
+        raise ParentVoiceError(
+            f"export actor must be 1 to {_ACTOR_MAX} characters (who is running it), got {actor!r}"
+        )
+
+
+def _query(flt: ExportFilter) -> Select[Any]:
+    stmt = (
+        select(
+            Conversation.public_id,
+            Conversation.flow_id,
+            Conversation.flow_version,
+            Message.question_id,
+            Message.direction,
+            Message.text,
+            Message.created_at,
+            Conversation.channel,
+            Conversation.language,
+        )
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .order_by(Conversation.public_id, Message.created_at, Message.id)
+    )
+    if flt.flow_id is not None:
+        stmt = stmt.where(Conversation.flow_id == flt.flow_id)
+    # Half-open UTC bounds: [since 00:00Z, the day after until 00:00Z) includes all of ``until``,
+    # down to the last microsecond, and lets the (conversation_id, created_at) index serve it.
+    if flt.since is not None:
+        stmt = stmt.where(Message.created_at >= _midnight_utc(flt.since))
+    if flt.until is not None and flt.until < date.max:
+        stmt = stmt.where(Message.created_at < _midnight_utc(flt.until + timedelta(days=1)))
+    return stmt
+
+
+def _midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC, so naive means UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _record(row: Sequence[Any]) -> dict[str, str | int]:
+    public_id, flow, version, question, direction, text, created_at, channel, language = row
+    return {
+        "conversation": public_id,
+        "flow": flow,
+        "flow_version": version,
+        # Same empty string in both formats, so readers need not handle null as well.
+        "question_id": question or "",
+        "direction": direction,
+        "text": text,
+        "time": _as_utc(created_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "channel": channel,
+        "language": language,
+    }
+
+
+class _RowWriter(Protocol):
+    def write(self, record: dict[str, str | int]) -> None: ...
+
+
+class _CsvRows:
+    """CSV that Excel opens correctly: UTF-8 BOM, CRLF, and no cell that runs as a formula."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        # The csv module writes text; each row is encoded into ``out`` as soon as it is formatted.
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        out.write(codecs.BOM_UTF8)
+        self._emit(COLUMNS)
+
+    def write(self, record: dict[str, str | int]) -> None:
+        self._emit([neutralise(str(record[column])) for column in COLUMNS])
+
+    def _emit(self, values: Sequence[str]) -> None:
+        self._csv.writerow(values)
+        self._out.write(self._buffer.getvalue().encode("utf-8"))
+        self._buffer.seek(0)
+        self._buffer.truncate()
+
+
+class _JsonlRows:
+    """One JSON object per line, keys in ``COLUMNS`` order, UTF-8 without a BOM.
+
+    No formula neutralisation: JSON is read by programs that parse it, not opened as spreadsheet
+    cells, and prefixing a quote would change the data those programs see.
+    """
+
+    # json.dumps escapes every control character but, with ensure_ascii=False, leaves NEL and the
+    # Unicode line and paragraph separators raw; str.splitlines() and some JSONL readers split on
+    # them, so they are escaped too (still valid JSON, same value after json.loads).
+    _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def write(self, record: dict[str, str | int]) -> None:
+        line = json.dumps(record, ensure_ascii=False)
+        self._out.write((line.translate(self._LINE_BREAKS) + "\n").encode("utf-8"))
