@@ -1,0 +1,209 @@
+"""`parentvoice`: serve, chat, flows, redact, export, db. Operator mistakes exit 2 with a clear line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from bot.config import Config, load_config
+from bot.logs import configure as configure_logging
+from bot.errors import FlowError, ParentVoiceError
+
+
+def _serve(config: Config, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.server import create_app
+
+    configure_logging(config.logging.level, config.logging.file)
+    app = create_app(config, telegram_polling=args.telegram_polling)
+    base = f"http://{config.server.host}:{config.server.port}"
+    print(
+        f"\nParentVoice is starting. Web chat: {base}/chat   (health: {base}/healthz)\n"
+        "Rasa takes about 20 seconds to load; messages sent meanwhile are answered when it is up.\n",
+        flush=True,
+    )
+    # access_log off: web chat URLs carry the session id, which is that chat's address.
+    uvicorn.run(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )
+    return 0
+
+
+def _flows(config: Config, args: argparse.Namespace) -> int:
+    from flows.compile import compile_flows, write_compiled
+    from flows.spec import lint, load_flows
+
+    flow_set = load_flows(config.flows.dir)
+    if args.flows_command == "validate":
+        for warning in lint(flow_set):
+            print(f"warning: {warning}")
+        for flow in flow_set.flows.values():
+            print(
+                f"ok: flow {flow.id!r} v{flow.version}, {len(flow.questions)} questions, "
+                f"languages {', '.join(flow.languages)}"
+            )
+        return 0
+    files = compile_flows(flow_set, config.flows.default_language)
+    if args.check:
+        stale = [
+            rel
+            for rel, content in files.items()
+            if not (config.rasa.project_dir / rel).exists()
+            or (config.rasa.project_dir / rel).read_text(encoding="utf-8") != content
+        ]
+        for rel in stale:
+            print(f"out of date: nlu/{rel} (run `make compile`)")
+        return 1 if stale else 0
+    for path in write_compiled(files, config.rasa.project_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def _redact(config: Config, args: argparse.Namespace) -> int:
+    from bot.redact import redact_stream
+
+    for line in redact_stream(sys.stdin, config.security.pseudonym_key, as_json=args.json):
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _export(config: Config, args: argparse.Namespace) -> int:
+    from bot.export import ExportFilter, export_to_path
+    from bot.server import utc_now
+    from storage.db import make_engine, make_sessionmaker, migrate
+
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+        until = date.fromisoformat(args.until) if args.until else None
+    except ValueError as exc:
+        raise ParentVoiceError(f"dates must be YYYY-MM-DD: {exc}") from exc
+    migrate(config.database.url)
+
+    async def run() -> int:
+        engine = make_engine(config.database.url)
+        try:
+            return await export_to_path(
+                make_sessionmaker(engine),
+                args.format,
+                Path(args.out),
+                ExportFilter(flow_id=args.flow, since=since, until=until),
+                actor="cli",
+                now=utc_now(),
+            )
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(run())
+    print(f"exported {rows} messages to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _chat(config: Config, args: argparse.Namespace) -> int:
+    from bot.chat_client import run_terminal_chat
+
+    run_terminal_chat(args.url or f"http://{config.server.host}:{config.server.port}")
+    return 0
+
+
+def _db(config: Config, _: argparse.Namespace) -> int:
+    from storage.db import migrate
+
+    migrate(config.database.url)
+    print("database schema is up to date")
+    return 0
+
+
+def _train(config: Config, _: argparse.Namespace) -> int:
+    from bot.rasa_process import ensure_model, rasa_executable
+    from flows.compile import compile_flows, write_compiled
+    from flows.spec import load_flows
+
+    write_compiled(
+        compile_flows(load_flows(config.flows.dir), config.flows.default_language),
+        config.rasa.project_dir,
+    )
+    model = ensure_model(
+        config.rasa.project_dir, config.rasa.model_dir, rasa_executable(config.root)
+    )
+    print(f"rasa model: {model}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; see README for each command."""
+    parser = argparse.ArgumentParser(prog="parentvoice", description=__doc__)
+    parser.add_argument(
+        "--config", help="config file (default: $PARENTVOICE_CONFIG or config.yaml)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the app (and Rasa, when rasa.manage is true)")
+    serve.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        help="fetch Telegram updates by polling (no public URL needed)",
+    )
+    serve.set_defaults(run=_serve)
+    chat = sub.add_parser("chat", help="talk to a running ParentVoice in the terminal")
+    chat.add_argument("--url", help="base URL of the running app")
+    chat.set_defaults(run=_chat)
+    flows = sub.add_parser("flows", help="validate or compile flows")
+    flows_sub = flows.add_subparsers(dest="flows_command", required=True)
+    flows_sub.add_parser("validate", help="check every flow; errors name the flow and question")
+    compile_ = flows_sub.add_parser("compile", help="write Rasa domain and rules under nlu/")
+    compile_.add_argument(
+        "--check", action="store_true", help="exit 1 if generated files are stale"
+    )
+    flows.set_defaults(run=_flows, check=False)
+    redact = sub.add_parser("redact", help="redact text lines from stdin")
+    redact.add_argument("--json", action="store_true", help='one {"text", "entities"} per line')
+    redact.set_defaults(run=_redact)
+    export = sub.add_parser("export", help="export anonymised transcripts, one row per message")
+    export.add_argument("--format", choices=("csv", "jsonl"), required=True)
+    export.add_argument("--out", required=True, help="output file")
+    export.add_argument("--flow", help="only this flow id")
+    export.add_argument("--since", help="YYYY-MM-DD, inclusive")
+    export.add_argument("--until", help="YYYY-MM-DD, inclusive")
+    export.set_defaults(run=_export)
+    db = sub.add_parser("db", help="database schema")
+    db.add_subparsers(dest="db_command", required=True).add_parser(
+        "upgrade", help="migrate to latest"
+    )
+    db.set_defaults(run=_db)
+    rasa = sub.add_parser("rasa", help="Rasa model")
+    rasa.add_subparsers(dest="rasa_command", required=True).add_parser(
+        "train", help="compile flows and train if the inputs changed"
+    )
+    rasa.set_defaults(run=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `parentvoice` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        return int(args.run(config, args))
+    except FlowError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except ParentVoiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

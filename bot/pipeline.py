@@ -1,0 +1,396 @@
+"""The inbound pipeline: one parent message in, stored state and queued replies out.
+
+Order for every message (STYLE.md rule 1):
+  adapter verified and parsed it → safeguarding check on the raw text (memory only) → redact →
+  record in the inbox (replays ignored) → Rasa sees the redacted text → Rasa's replies and signals
+  become stored state and outbox rows in ONE transaction → the sender delivers.
+
+Nothing here sends. Raw text and addresses never reach the database except the sealed address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import safeguarding
+from bot.channels.base import Inbound, InboundKind
+from bot.errors import RasaError
+from bot.pseudonym import pseudonym
+from bot.rasa import BotTurn, RasaClient
+from bot.redact import RedactionState, Redactor
+from bot.vault import Vault
+from flows.spec import FlowSet
+from storage import conversations, erasure, inbox, outbox, participants
+from storage.models import Conversation, InboxItem, Message, Participant, SafeguardingAlert
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = (
+    10_000  # longer messages are cut (and the parent told); Telegram's own limit is 4,096
+)
+FINISHED_GRACE = timedelta(
+    hours=24
+)  # a message this soon after finishing is "thanks", not a new chat
+START_AGAIN_CONFIDENCE = 0.55
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to do with one inbox item, decided before calling Rasa (nothing written yet)."""
+
+    rasa_text: str | None  # None: say nothing (e.g. a message after STOP that is not "start again")
+    conversation_id: int | None  # the conversation it belongs to; None = start a new one
+    reopt_in: bool = False
+
+
+class Pipeline:
+    """Turns inbound messages into stored state and outbox rows. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        rasa: RasaClient,
+        redactor: Redactor,
+        vault: Vault,
+        flows: FlowSet,
+        default_flow: str,
+        default_language: str,
+        pseudonym_key: bytes,
+        clock: Callable[[], datetime],
+        on_outbox: Callable[[], None],
+        on_erased: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._sessions = sessions
+        self._rasa = rasa
+        self._redactor = redactor
+        self._vault = vault
+        self._flows = flows
+        self._default_flow = default_flow
+        self._default_language = default_language
+        self._key = pseudonym_key
+        self._clock = clock
+        self._on_outbox = on_outbox
+        self._on_erased = on_erased
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def handle(self, inbound: Inbound) -> None:
+        """Record and answer one inbound message. A replay of a recorded delivery is ignored.
+
+        Returns once the message is durably recorded and answered (or left pending, to be retried,
+        if Rasa is unavailable). Raises only if the database is unavailable: the channel then
+        answers with an error so the platform delivers again.
+        """
+        who = pseudonym(self._key, inbound.channel, inbound.address)
+        async with self._locks[who]:
+            item_id = await self._record(inbound, who)
+            if item_id is not None:
+                await self._process(item_id)
+
+    async def retry_pending(self) -> int:
+        """Process inbox items left pending (Rasa was down, or the app stopped mid-way)."""
+        async with self._sessions() as session:
+            ids = await inbox.pending_ids(session)
+            pairs = []
+            for item_id in ids:
+                item = await session.get(InboxItem, item_id)
+                participant = await session.get(Participant, item.participant_id) if item else None
+                if participant is not None:
+                    pairs.append((item_id, participant.pseudonym))
+        for item_id, who in pairs:
+            async with self._locks[who]:
+                await self._process(item_id)
+        return len(pairs)
+
+    # -- step 1: record --------------------------------------------------------------------
+
+    async def _record(self, inbound: Inbound, who: str) -> int | None:
+        now = self._clock()
+        raw = inbound.text if inbound.kind is InboundKind.TEXT else ""
+        category = safeguarding.check(raw) if raw else None  # raw text, in memory only
+        truncated = len(raw) > MAX_TEXT_CHARS
+        raw = raw[:MAX_TEXT_CHARS]
+        async with self._sessions.begin() as session:
+            if await inbox.seen(session, inbound.channel, inbound.platform_id):
+                log.info("duplicate delivery ignored channel=%s", inbound.channel)
+                return None
+            language = self._language(inbound.language_hint)
+            participant = await participants.get_or_create(
+                session,
+                pseudonym=who,
+                channel=inbound.channel,
+                language=language,
+                sealed_address=self._vault.seal(inbound.address),
+                now=now,
+            )
+            state = RedactionState.from_json(participant.redaction_state or None)
+            redacted = self._redactor.redact(raw, state).text if raw else ""
+            participant.redaction_state = state.to_json()
+            item = inbox.record(
+                session,
+                participant_id=participant.id,
+                channel=inbound.channel,
+                platform_id=inbound.platform_id,
+                kind=inbound.kind.value,
+                text=redacted,
+                safeguarding=category,
+                now=now,
+            )
+            if category and participant.erase_requested_at is None:
+                conversation = await conversations.open_conversation(session, participant.id)
+                session.add(
+                    SafeguardingAlert(
+                        participant_id=participant.id,
+                        conversation_id=conversation.id if conversation else None,
+                        category=category,
+                        redacted_text=redacted,
+                        created_at=now,
+                    )
+                )
+                self._reply(
+                    session,
+                    participant,
+                    "safeguarding",
+                    self._text("safeguarding", participant),
+                    now,
+                )
+                log.warning("safeguarding alert category=%s participant=%s", category, who[:12])
+            if truncated:
+                self._reply(session, participant, "reply", self._text("too_long", participant), now)
+            await session.flush()
+            item_id = item.id
+        if category or truncated:
+            self._on_outbox()
+        return item_id
+
+    # -- step 2: plan, ask Rasa, apply -----------------------------------------------------
+
+    async def _process(self, item_id: int) -> None:
+        try:
+            plan, who = await self._plan(item_id)
+            if plan is None:
+                return
+            turn = (
+                BotTurn() if plan.rasa_text is None else await self._rasa.send(who, plan.rasa_text)
+            )
+            erased = await self._apply(item_id, plan, turn)
+        except RasaError as exc:
+            log.warning("rasa unavailable, message kept for retry: %s", exc)
+            async with self._sessions.begin() as session:
+                item = await session.get(InboxItem, item_id)
+                if item is not None:
+                    item.attempts += 1
+            return
+        self._on_outbox()
+        if erased:
+            await self._on_erased(who)
+
+    async def _plan(self, item_id: int) -> tuple[_Plan | None, str]:
+        async with self._sessions() as session:
+            item = await session.get(InboxItem, item_id)
+            if item is None or item.status != "pending":
+                return None, ""
+            participant = await session.get(Participant, item.participant_id)
+            if participant is None:
+                return None, ""
+            who = participant.pseudonym
+            if participant.erase_requested_at is not None:
+                return _Plan(rasa_text=None, conversation_id=None), who
+            open_conv = await conversations.open_conversation(session, participant.id)
+            text = _for_rasa(item.text)
+            if open_conv is not None:
+                rasa_text = "/pv_media" if item.kind == InboundKind.MEDIA.value else text
+                return _Plan(rasa_text=rasa_text or "/pv_media", conversation_id=open_conv.id), who
+            if participant.opted_out_at is not None:
+                if not text:
+                    return _Plan(rasa_text=None, conversation_id=None), who
+                intent, confidence = await self._rasa.parse(text)
+                if intent == "start_again" and confidence >= START_AGAIN_CONFIDENCE:
+                    return _Plan(self._start_text(participant), None, reopt_in=True), who
+                return _Plan(rasa_text=None, conversation_id=None), who
+            latest = await conversations.latest_conversation(session, participant.id)
+            if (
+                latest is not None
+                and latest.status == "completed"
+                and text
+                and latest.ended_at
+                and _aware(latest.ended_at) >= self._clock() - FINISHED_GRACE
+            ):
+                return _Plan(rasa_text=text, conversation_id=latest.id), who
+            return _Plan(rasa_text=self._start_text(participant), conversation_id=None), who
+
+    def _start_text(self, participant: Participant) -> str:
+        entities = json.dumps({"flow": self._default_flow, "language": participant.language})
+        return f"/pv_start{entities}"
+
+    async def _apply(self, item_id: int, plan: _Plan, turn: BotTurn) -> bool:
+        """Store the turn: inbound message, answers, status changes, replies. One transaction."""
+        now = self._clock()
+        kinds = {str(signal.get("pv")) for signal in turn.signals}
+        async with self._sessions.begin() as session:
+            item = await session.get(InboxItem, item_id)
+            if item is None or item.status != "pending":
+                return False
+            participant = await session.get(Participant, item.participant_id)
+            assert participant is not None
+            if plan.rasa_text is None:
+                inbox.done(item, now)
+                return False
+            if plan.reopt_in:
+                participant.opted_out_at = None
+            if plan.conversation_id is None:
+                flow = self._flows.flows[self._default_flow]
+                current = await conversations.start(
+                    session,
+                    participant_id=participant.id,
+                    flow_id=flow.id,
+                    flow_version=flow.version,
+                    channel=participant.channel,
+                    language=participant.language,
+                    now=now,
+                )
+            else:
+                found = await session.get(Conversation, plan.conversation_id)
+                assert found is not None
+                current = found
+            if "erase" in kinds:
+                await erasure.erase_content(session, participant, now)
+                for text, _choices in turn.texts:
+                    self._reply(session, participant, "erase_confirmation", text, now)
+                return True
+            conversations.add_message(
+                session,
+                current,
+                direction="in",
+                kind=item.kind,
+                text=item.text,
+                question_id=current.current_question,
+                now=now,
+                platform_id=item.platform_id,
+            )
+            if "stopped" in kinds:
+                await outbox.cancel_pending(session, participant.id)
+            reply_kind = "stop_confirmation" if "stopped" in kinds else "reply"
+            last_out: Message | None = None
+            for entry in turn.items:
+                if isinstance(entry, tuple):
+                    text, choices = entry
+                    last_out = conversations.add_message(
+                        session,
+                        current,
+                        direction="out",
+                        kind="text",
+                        text=text,
+                        question_id=None,
+                        now=now,
+                    )
+                    self._reply(session, participant, reply_kind, text, now, choices)
+                    continue
+                current = await self._signal(session, participant, current, entry, last_out, now)
+            current.updated_at = now
+            inbox.done(item, now)
+        return False
+
+    async def _signal(
+        self,
+        session: AsyncSession,
+        participant: Participant,
+        current: Conversation,
+        signal: dict[str, Any],
+        last_out: Message | None,
+        now: datetime,
+    ) -> Conversation:
+        """Apply one signal from the action endpoint; returns the conversation now current."""
+        kind = signal.get("pv")
+        if kind == "answer":
+            question_id, value = str(signal.get("question")), str(signal.get("value"))
+            await conversations.save_answer(session, current, question_id, value, now)
+            flow = self._flows.flows.get(current.flow_id)
+            question = flow.question(question_id) if flow else None
+            if question is not None and question.type == "consent":
+                if question.consent == "research" and value == "yes":
+                    participant.consent_research_at = now
+                elif question.consent == "followup":
+                    participant.consent_followup = value == "yes"
+                    participant.consent_followup_at = now
+        elif kind == "asking":
+            current.current_question = str(signal.get("question"))
+            if last_out is not None:
+                last_out.question_id = current.current_question
+        elif kind == "restarted":
+            conversations.end(current, "restarted", now)
+            flow = (
+                self._flows.flows.get(str(signal.get("flow")))
+                or self._flows.flows[self._default_flow]
+            )
+            current = await conversations.start(
+                session,
+                participant_id=participant.id,
+                flow_id=flow.id,
+                flow_version=flow.version,
+                channel=participant.channel,
+                language=participant.language,
+                now=now,
+            )
+        elif kind == "completed":
+            conversations.end(current, "completed", now)
+        elif kind == "declined":
+            await session.flush()
+            await conversations.forget_content(session, current)
+            conversations.end(current, "declined", now)
+        elif kind == "paused":
+            current.status = "paused"
+        elif kind == "resumed":
+            current.status = "active"
+        elif kind == "stopped":
+            participant.opted_out_at = now
+            conversations.end(current, "stopped", now)
+        return current
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _reply(
+        self,
+        session: AsyncSession,
+        participant: Participant,
+        kind: str,
+        text: str,
+        now: datetime,
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        outbox.enqueue(
+            session,
+            participant_id=participant.id,
+            channel=participant.channel,
+            kind=kind,
+            text=text,
+            choices=choices,
+            now=now,
+        )
+
+    def _text(self, key: str, participant: Participant) -> str:
+        return self._flows.messages.text(key, participant.language)
+
+    def _language(self, hint: str | None) -> str:
+        flow = self._flows.flows[self._default_flow]
+        short = (hint or "").split("-")[0].lower()
+        return short if short in flow.languages else self._default_language
+
+
+def _for_rasa(text: str) -> str:
+    """Text as Rasa may see it: a leading '/' would let a parent trigger intents by name."""
+    return text.lstrip("/").strip()
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,226 @@
+"""Training and running the Rasa server from the app: train only when inputs change, start, stop.
+
+Rasa lives in its own virtualenv (.venv-rasa, Python 3.10, rasa==3.6.21) because it pins
+SQLAlchemy 1.4, pydantic 1 and sanic 21; the app only ever talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from bot.errors import ConfigError, RasaError
+
+log = logging.getLogger(__name__)
+
+# What a trained model depends on. Changing any of these retrains; nothing else does.
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "requirements-rasa.lock")
+
+
+def rasa_executable(root: Path) -> Path:
+    """The ``rasa`` command of the project's Rasa virtualenv (PARENTVOICE_RASA_BIN overrides)."""
+    override = os.environ.get("PARENTVOICE_RASA_BIN")
+    path = Path(override) if override else root / ".venv-rasa" / "bin" / "rasa"
+    if not path.exists():
+        raise ConfigError(f"Rasa is not installed at {path}: run `make setup`")
+    return path
+
+
+def model_hash(project_dir: Path) -> str:
+    """A content hash of every model input (file names and bytes, in a fixed order)."""
+    digest = hashlib.sha256()
+    for name in MODEL_INPUTS:
+        path = project_dir / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if not file.exists():
+                continue
+            digest.update(str(file.relative_to(project_dir)).encode() + b"\0")
+            digest.update(file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def ensure_model(project_dir: Path, model_dir: Path, rasa_bin: Path) -> Path:
+    """Return the model for the current inputs, training it first if it does not exist yet."""
+    name = f"parentvoice-{model_hash(project_dir)}"
+    model = model_dir / f"{name}.tar.gz"
+    if model.exists():
+        log.info("rasa model up to date: %s", model.name)
+        return model
+    model_dir.mkdir(parents=True, exist_ok=True)
+    log.info("training rasa model %s (inputs changed)", model.name)
+    result = subprocess.run(
+        [
+            str(rasa_bin),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "--out",
+            str(model_dir),
+            "--fixed-model-name",
+            name,
+            "--quiet",
+        ],
+        cwd=project_dir,
+        capture_output=True,
+        text=True,
+        env=_rasa_env(project_dir),
+    )
+    if result.returncode != 0 or not model.exists():
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+        raise RasaError(f"rasa train failed (exit {result.returncode}):\n{tail}")
+    for old in model_dir.glob("parentvoice-*.tar.gz"):
+        if old != model:
+            old.unlink()
+    return model
+
+
+def _rasa_env(project_dir: Path, token: str = "") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARENTVOICE__")}
+    env["PYTHONPATH"] = str(project_dir)  # rasa_ext.channel
+    env["SQLALCHEMY_SILENCE_UBER_WARNING"] = "1"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    if token:
+        env["PARENTVOICE_RASA_TOKEN"] = token
+    return env
+
+
+def write_runtime_files(run_dir: Path, tracker_db: Path, actions_url: str) -> tuple[Path, Path]:
+    """endpoints.yml and credentials.yml for one run. The token stays in the environment."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tracker_db.parent.mkdir(parents=True, exist_ok=True)
+    endpoints = run_dir / "endpoints.yml"
+    endpoints.write_text(
+        "# Written by `parentvoice serve` for this run.\n"
+        "action_endpoint:\n"
+        f"  url: {actions_url}\n"
+        "  token: ${PARENTVOICE_RASA_TOKEN}\n"
+        "tracker_store:\n"
+        "  type: SQL\n"
+        "  dialect: sqlite\n"
+        f"  db: {tracker_db}\n",
+        encoding="utf-8",
+    )
+    credentials = run_dir / "credentials.yml"
+    credentials.write_text(
+        "# Written by `parentvoice serve` for this run.\n"
+        "rasa_ext.channel.ParentVoiceInput:\n"
+        "  token: ${PARENTVOICE_RASA_TOKEN}\n",
+        encoding="utf-8",
+    )
+    return endpoints, credentials
+
+
+class RasaServer:
+    """One ``rasa run`` subprocess bound to 127.0.0.1 with token auth."""
+
+    def __init__(
+        self,
+        *,
+        project_dir: Path,
+        model: Path,
+        url: str,
+        token: str,
+        run_dir: Path,
+        tracker_db: Path,
+        actions_url: str,
+        log_file: Path,
+        rasa_bin: Path,
+    ) -> None:
+        parsed = urlparse(url)
+        if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
+            raise ConfigError(
+                f"rasa.url must be http://127.0.0.1:PORT when rasa.manage is true, got {url}"
+            )
+        self.url, self.port = url, parsed.port
+        self._args = (
+            project_dir,
+            model,
+            token,
+            run_dir,
+            tracker_db,
+            actions_url,
+            log_file,
+            rasa_bin,
+        )
+        self._proc: asyncio.subprocess.Process | None = None
+        self._log_handle: object | None = None
+
+    async def start(self) -> None:
+        """Start Rasa (returns at once; use ``wait_ready``)."""
+        project_dir, model, token, run_dir, tracker_db, actions_url, log_file, rasa_bin = self._args
+        endpoints, credentials = write_runtime_files(run_dir, tracker_db, actions_url)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = log_file.open("ab")
+        self._log_handle = handle
+        self._proc = await asyncio.create_subprocess_exec(
+            str(rasa_bin),
+            "run",
+            "--enable-api",
+            "--auth-token",
+            token,
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(credentials),
+            cwd=project_dir,
+            env=_rasa_env(project_dir, token),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.info("rasa starting on %s (pid %s)", self.url, self._proc.pid)
+
+    async def wait_ready(self, timeout: float = 180.0) -> None:
+        """Wait until Rasa answers with a loaded model; raise RasaError if it dies or times out."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while asyncio.get_running_loop().time() < deadline:
+                if self._proc is not None and self._proc.returncode is not None:
+                    raise RasaError(f"rasa exited with code {self._proc.returncode}; see its log")
+                try:
+                    resp = await client.get(f"{self.url}/")
+                    if resp.status_code == 200:
+                        log.info("rasa ready on %s", self.url)
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+        raise RasaError(f"rasa did not become ready within {timeout:.0f} s")
+
+    @property
+    def running(self) -> bool:
+        """True while the subprocess lives."""
+        return self._proc is not None and self._proc.returncode is None
+
+    async def stop(self) -> None:
+        """Stop Rasa: SIGTERM, then SIGKILL after 10 s."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._log_handle is not None:
+            self._log_handle.close()  # type: ignore[attr-defined]
+            self._log_handle = None

@@ -1,0 +1,190 @@
+"""The outbox sender: the only code that delivers messages. Retries, backs off, keeps order.
+
+Each pass takes the oldest pending message of each participant that is due, decrypts the address
+from the vault, and hands it to that channel's ``Sender``. Messages to one participant go strictly
+in order; different participants go concurrently, within a per-channel rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.channels.base import Outbound, Sender
+from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.vault import Vault
+from storage import erasure, outbox, participants
+from storage.models import OutboxItem, Participant
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """A token bucket per channel: at most ``rate`` sends per second, bursts up to ``rate``."""
+
+    def __init__(self, rate: float, monotonic: Callable[[], float]) -> None:
+        self._rate = rate
+        self._monotonic = monotonic
+        self._tokens: dict[str, float] = {}
+        self._stamp: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, channel: str) -> None:
+        """Wait until one more send on ``channel`` is allowed."""
+        async with self._lock:
+            while True:
+                now = self._monotonic()
+                tokens = min(
+                    self._rate,
+                    self._tokens.get(channel, self._rate)
+                    + (now - self._stamp.get(channel, now)) * self._rate,
+                )
+                self._stamp[channel] = now
+                if tokens >= 1:
+                    self._tokens[channel] = tokens - 1
+                    return
+                self._tokens[channel] = tokens
+                await asyncio.sleep((1 - tokens) / self._rate)
+
+
+class OutboxSender:
+    """Delivers due outbox rows; ``wake()`` after a commit makes it look at once."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        senders: Mapping[str, Sender],
+        vault: Vault,
+        clock: Callable[[], datetime],
+        max_attempts: int,
+        per_second: float,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._senders = senders
+        self._vault = vault
+        self._clock = clock
+        self._max_attempts = max_attempts
+        loop_time = monotonic or (lambda: asyncio.get_running_loop().time())
+        self._limiter = RateLimiter(per_second, loop_time)
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Ask for a delivery pass now (called after a transaction that queued messages)."""
+        self._wake.set()
+
+    async def recover(self) -> None:
+        """After a crash, messages caught mid-send go back to pending (at-least-once delivery)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(OutboxItem).where(OutboxItem.status == "sending").values(status="pending")
+            )
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        """Deliver until ``stop`` is set; never dies on a failed pass."""
+        while not stop.is_set():
+            try:
+                while await self.deliver_due():
+                    pass
+            except Exception:  # a database hiccup must not stop delivery for good
+                log.exception("outbox pass failed; retrying")
+            self._wake.clear()
+            waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waits, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for task in waits:
+                task.cancel()
+
+    async def deliver_due(self) -> int:
+        """One pass: deliver what is due (one per participant); returns how many were attempted."""
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            items = await outbox.due(session, now)
+            claimed = []
+            for item in items:
+                item.status = "sending"
+                claimed.append(
+                    (
+                        item.id,
+                        item.participant_id,
+                        item.channel,
+                        item.kind,
+                        item.text,
+                        tuple(item.choices or ()),
+                    )
+                )
+        await asyncio.gather(*(self._deliver(*c) for c in claimed))
+        return len(claimed)
+
+    async def _deliver(
+        self,
+        item_id: int,
+        participant_id: int,
+        channel: str,
+        kind: str,
+        text: str,
+        choices: tuple[str, ...],
+    ) -> None:
+        sender = self._senders.get(channel)
+        async with self._sessions() as session:
+            participant = await session.get(Participant, participant_id)
+            sealed = await participants.sealed_address(session, participant_id)
+        opted_out = participant is None or (
+            participant.opted_out_at is not None and kind not in outbox.FINAL_KINDS
+        )
+        error: str | None = None
+        retry_after: float | None = None
+        permanent = False
+        platform_id: str | None = None
+        if sender is None:
+            error, permanent = f"channel {channel} is not enabled", True
+        elif opted_out or sealed is None:
+            error, permanent = "participant opted out", True
+        else:
+            try:
+                address = self._vault.open(sealed)
+                await self._limiter.acquire(channel)
+                platform_id = await sender.send(address, Outbound(text=text, choices=choices))
+            except RetryableDelivery as exc:
+                error, retry_after = str(exc)[:200], exc.retry_after
+            except (PermanentDelivery, ConfigError) as exc:
+                error, permanent = str(exc)[:200], True
+            except Exception as exc:  # an adapter bug: keep the message, try again later
+                log.exception("unexpected error from %s sender", channel)
+                error = type(exc).__name__
+        await self._settle(
+            item_id, participant_id, kind, platform_id, error, permanent, retry_after
+        )
+
+    async def _settle(
+        self,
+        item_id: int,
+        participant_id: int,
+        kind: str,
+        platform_id: str | None,
+        error: str | None,
+        permanent: bool,
+        retry_after: float | None,
+    ) -> None:
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            item = await session.get(OutboxItem, item_id)
+            if item is None:
+                return
+            item.attempts += 1
+            if error is None:
+                item.status, item.sent_at, item.platform_message_id = "sent", now, platform_id
+            elif permanent or item.attempts >= self._max_attempts:
+                item.status, item.last_error = "failed", error
+                log.warning("outbox item %s failed for good: %s", item_id, error)
+            else:
+                item.status, item.last_error = "pending", error
+                item.next_attempt_at = now + outbox.backoff(item.attempts, retry_after)
+            if kind == "erase_confirmation" and item.status in ("sent", "failed"):
+                # The parent has been told (or cannot be): now forget them entirely.
+                await erasure.delete_participant(session, participant_id)

@@ -1,0 +1,319 @@
+"""The ASGI app: webhooks, the web chat, Rasa's action endpoint and /healthz, plus the background
+work (outbox sender, inbox retries, tracker expiry, and Rasa itself when ``rasa.manage`` is true).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import tracker_store
+from bot.actions import ActionNotFound, Actions, token_ok
+from bot.channels.base import Sender
+from bot.channels.telegram import TelegramChannel
+from bot.channels.web import WebChatChannel
+from bot.config import Config
+from bot.errors import RasaError, WebhookRejected
+from bot.logs import quiet_third_party
+from bot.pipeline import Pipeline
+from bot.rasa import RasaClient
+from bot.rasa_process import RasaServer, ensure_model, rasa_executable
+from bot.redact import Redactor
+from bot.sender import OutboxSender
+from bot.vault import Vault
+from flows.compile import compile_flows, write_compiled
+from flows.spec import load_flows
+from storage.db import make_engine, make_sessionmaker, migrate
+
+log = logging.getLogger(__name__)
+
+RETRY_INTERVAL = 5.0  # seconds between passes over inbox items left pending
+
+
+def utc_now() -> datetime:
+    """The real clock (tests pass their own)."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """What a running app holds; built in the lifespan, read by the routes."""
+
+    config: Config
+    rasa_token: str
+    pipeline: Pipeline | None = None
+    sender: OutboxSender | None = None
+    rasa: RasaClient | None = None
+    rasa_server: RasaServer | None = None
+    telegram: TelegramChannel | None = None
+    actions: Actions | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    rasa_state: str = "starting"
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await JSONResponse({"error": "request body too large"}, 413)(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await JSONResponse({"error": "request body too large"}, 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(
+    config: Config, *, clock: Callable[[], datetime] = utc_now, telegram_polling: bool = False
+) -> Starlette:
+    """Build the app. Nothing starts until the ASGI lifespan runs (uvicorn, or a test client)."""
+    quiet_third_party()
+    runtime = Runtime(config=config, rasa_token=config.rasa.token or secrets.token_urlsafe(24))
+    web = WebChatChannel()
+
+    async def handle(inbound: Any) -> None:
+        await runtime.ready.wait()
+        assert runtime.pipeline is not None
+        await runtime.pipeline.handle(inbound)
+
+    async def telegram_webhook(request: Request) -> Response:
+        if runtime.telegram is None:
+            return JSONResponse({"error": "the Telegram channel is not enabled"}, 404)
+        body = await request.body()
+        try:
+            inbound = runtime.telegram.parse_webhook(request.headers, body, clock())
+        except WebhookRejected as exc:
+            return JSONResponse({"error": exc.reason}, exc.status)
+        if inbound is not None:
+            try:
+                await handle(inbound)
+            except Exception:  # the database is unavailable: Telegram will deliver it again
+                log.exception("telegram update not recorded")
+                return JSONResponse({"error": "temporarily unavailable"}, 503)
+        return JSONResponse({"ok": True})
+
+    async def rasa_actions(request: Request) -> Response:
+        if not token_ok(request.query_params.get("token"), runtime.rasa_token):
+            return JSONResponse({"error": "unauthorised"}, 401)
+        try:
+            payload = await request.json()
+            action = str(payload["next_action"])
+            tracker = payload["tracker"]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "malformed action call"}, 400)
+        assert runtime.actions is not None
+        try:
+            return JSONResponse(runtime.actions.run(action, tracker))
+        except ActionNotFound:
+            return JSONResponse({"error": f"no action {action}", "action_name": action}, 404)
+
+    async def healthz(_: Request) -> Response:
+        report: dict[str, str] = {"app": "ok"}
+        try:
+            assert runtime.pipeline is not None
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+            report["database"] = "ok"
+        except Exception:
+            report["database"] = "unavailable"
+        if runtime.rasa is not None:
+            try:
+                await runtime.rasa.status()
+                runtime.rasa_state = "ok"
+            except RasaError:
+                runtime.rasa_state = (
+                    "starting" if runtime.rasa_state == "starting" else "unavailable"
+                )
+        report["rasa"] = runtime.rasa_state
+        healthy = report["database"] == "ok" and report["rasa"] == "ok"
+        return JSONResponse(report, 200 if healthy else 503)
+
+    async def home(_: Request) -> Response:
+        return RedirectResponse("/chat")
+
+    routes: list[BaseRoute] = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
+        Route("/rasa/actions/webhook", rasa_actions, methods=["POST"]),
+    ]
+    if config.channels.web.enabled:
+        routes += web.routes(handle, clock)
+
+    engine = make_engine(config.database.url)
+    sessions = make_sessionmaker(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
+        await asyncio.to_thread(migrate, config.database.url)
+        flows = load_flows(config.flows.dir)
+        runtime.actions = Actions(flows, config.flows.default)
+        runtime.rasa = RasaClient(config.rasa.url, runtime.rasa_token, config.rasa.timeout_seconds)
+        senders: dict[str, Sender] = {}
+        if config.channels.web.enabled:
+            senders["web"] = web
+        if config.channels.telegram.enabled:
+            tg = config.channels.telegram
+            runtime.telegram = TelegramChannel(tg.token, tg.webhook_secret, tg.api_base_url)
+            await runtime.telegram.start()
+            senders["telegram"] = runtime.telegram
+            if not telegram_polling and config.server.public_url.startswith("https://"):
+                await runtime.telegram.set_webhook(f"{config.server.public_url}/webhooks/telegram")
+        sender = OutboxSender(
+            sessions=sessions,
+            senders=senders,
+            vault=Vault(config.security.vault_key),
+            clock=clock,
+            max_attempts=config.outbox.max_attempts,
+            per_second=config.outbox.per_channel_per_second,
+        )
+        runtime.sender = sender
+
+        async def forget_tracker(sender_id: str) -> None:
+            await asyncio.to_thread(tracker_store.delete_sender, config.rasa.tracker_db, sender_id)
+
+        runtime.pipeline = Pipeline(
+            sessions=sessions,
+            rasa=runtime.rasa,
+            redactor=Redactor(config.security.pseudonym_key),
+            vault=Vault(config.security.vault_key),
+            flows=flows,
+            default_flow=config.flows.default,
+            default_language=config.flows.default_language,
+            pseudonym_key=config.security.pseudonym_key,
+            clock=clock,
+            on_outbox=sender.wake,
+            on_erased=forget_tracker,
+        )
+        await sender.recover()
+        runtime.ready.set()
+        tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
+        tasks.append(
+            asyncio.create_task(
+                _every(RETRY_INTERVAL, stop, runtime.pipeline.retry_pending), name="inbox-retry"
+            )
+        )
+
+        async def expire_trackers() -> None:
+            cutoff = (clock() - timedelta(days=config.rasa.tracker_retention_days)).timestamp()
+            await asyncio.to_thread(tracker_store.purge_older_than, config.rasa.tracker_db, cutoff)
+
+        tasks.append(
+            asyncio.create_task(_every(3600.0, stop, expire_trackers), name="tracker-expiry")
+        )
+        if config.rasa.manage:
+            tasks.append(asyncio.create_task(_run_rasa(runtime), name="rasa"))
+        if telegram_polling and runtime.telegram is not None:
+            tasks.append(
+                asyncio.create_task(
+                    runtime.telegram.poll(handle, stop, clock), name="telegram-poll"
+                )
+            )
+        log.info("parentvoice ready on %s", config.server.public_url)
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if runtime.telegram is not None:
+                await runtime.telegram.stop()
+            if runtime.rasa_server is not None:
+                await runtime.rasa_server.stop()
+            await runtime.rasa.aclose()
+            await engine.dispose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(BodyLimit, limit=config.server.max_body_bytes)
+    return app
+
+
+async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``job`` now and then every ``seconds`` until ``stop``; a failing run is logged, not fatal."""
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _run_rasa(runtime: Runtime) -> None:
+    """Compile flows, train if needed, start Rasa and wait for it; state shows in /healthz."""
+    config = runtime.config
+    try:
+        flow_set = load_flows(config.flows.dir)
+        write_compiled(
+            compile_flows(flow_set, config.flows.default_language), config.rasa.project_dir
+        )
+        rasa_bin = rasa_executable(config.root)
+        model = await asyncio.to_thread(
+            ensure_model, config.rasa.project_dir, config.rasa.model_dir, rasa_bin
+        )
+        server = RasaServer(
+            project_dir=config.rasa.project_dir,
+            model=model,
+            url=config.rasa.url,
+            token=runtime.rasa_token,
+            run_dir=config.root / "var" / "rasa",
+            tracker_db=config.rasa.tracker_db,
+            actions_url=f"http://127.0.0.1:{config.server.port}/rasa/actions/webhook",
+            log_file=config.root / "var" / "rasa.log",
+            rasa_bin=rasa_bin,
+        )
+        runtime.rasa_server = server
+        await server.start()
+        await server.wait_ready()
+        runtime.rasa_state = "ok"
+        assert runtime.pipeline is not None
+        await runtime.pipeline.retry_pending()  # anything that arrived while Rasa was starting
+    except Exception:
+        runtime.rasa_state = "unavailable"
+        log.exception("rasa could not be started")

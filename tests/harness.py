@@ -1,0 +1,113 @@
+"""Running the real app for tests: uvicorn in the test's event loop, a config built from parts."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from bot.config import Config, load_config
+from bot.server import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Clock:
+    """Time that flows like the real thing from a chosen start, and jumps when a test says so
+    (``advance(hours=24)``) instead of waiting. Retries and back-offs still come due."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._start = start or datetime(2026, 3, 10, 2, 14, tzinfo=UTC)  # a Tuesday, 2 am
+        self._began = time.monotonic()
+        self._jumped = timedelta()
+
+    def __call__(self) -> datetime:
+        return self._start + self._jumped + timedelta(seconds=time.monotonic() - self._began)
+
+    def advance(self, **delta: float) -> None:
+        """Jump forward, e.g. ``advance(hours=24)``."""
+        self._jumped += timedelta(**delta)
+
+
+def test_config(
+    tmp: Path,
+    *,
+    db_url: str,
+    port: int,
+    rasa_url: str,
+    rasa_token: str,
+    telegram_api: str,
+    pseudonym_key: str,
+) -> Config:
+    """A config for one app instance under test (environment overrides, as production does)."""
+    env = {
+        "PARENTVOICE__DATABASE__URL": db_url,
+        "PARENTVOICE__SERVER__PORT": str(port),
+        "PARENTVOICE__SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PARENTVOICE__RASA__URL": rasa_url,
+        "PARENTVOICE__RASA__TOKEN": rasa_token,
+        "PARENTVOICE__RASA__MANAGE": "false",
+        "PARENTVOICE__RASA__TRACKER_DB": str(tmp.parent / "rasa-tracker.db"),  # the test Rasa's
+        "PARENTVOICE__CHANNELS__TELEGRAM__ENABLED": "true",
+        "PARENTVOICE__CHANNELS__TELEGRAM__TOKEN": "123456:TEST-token-synthetic",
+        "PARENTVOICE__CHANNELS__TELEGRAM__WEBHOOK_SECRET": "test-webhook-secret",
+        "PARENTVOICE__CHANNELS__TELEGRAM__API_BASE_URL": telegram_api,
+        "PARENTVOICE__SECURITY__PSEUDONYM_KEY": pseudonym_key,
+        "PARENTVOICE__LOGGING__FILE": str(tmp / f"app-{port}.log"),
+    }
+    config = load_config(ROOT / "config.yaml", environ=env)
+    return replace(config, root=ROOT)
+
+
+class RunningApp:
+    """The real ASGI app served by uvicorn on 127.0.0.1 inside the current event loop."""
+
+    def __init__(self, config: Config, clock: Clock, telegram_polling: bool = False) -> None:
+        self.config, self.clock = config, clock
+        self.app = create_app(config, clock=clock, telegram_polling=telegram_polling)
+        self.url = f"http://127.0.0.1:{config.server.port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                host="127.0.0.1",
+                port=config.server.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._task: asyncio.Task[Any] | None = None
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve())
+        for _ in range(400):
+            if self._server.started:
+                return
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.025)
+        raise RuntimeError("app did not start")
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
