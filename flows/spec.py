@@ -119,7 +119,7 @@ def migrate(raw: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _texts(raw: Any, where: str, langs: list[str], problems: list[str]) -> Texts:
-    if not isinstance(raw, dict) or not raw:
+    if not isinstance(raw, dict):
         problems.append(f"{where}: texts must be a mapping of language to text")
         return {}
     for lang in langs:

@@ -42,7 +42,12 @@ async def _all_rows(app: RunningApp) -> str:
                 chunks.append(" ".join(repr(value) for value in row))
         # Belt and braces: tables the models might not know about (a migration added one).
         if session.bind.dialect.name == "sqlite":
-            names = [r[0] for r in await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))]
+            names = [
+                r[0]
+                for r in await session.execute(
+                    text("SELECT name FROM sqlite_master WHERE type='table'")
+                )
+            ]
         else:
             names = [
                 r[0]
@@ -97,7 +102,9 @@ async def test_identifiers_never_stored_logged_or_exported(
     sessions = app.runtime.pipeline._sessions
     for fmt in ("csv", "jsonl"):
         out = tmp_path / f"export.{fmt}"
-        rows = await export_to_path(sessions, fmt, out, ExportFilter(), actor="test", now=app.clock())
+        rows = await export_to_path(
+            sessions, fmt, out, ExportFilter(), actor="test", now=app.clock()
+        )
         assert rows > 0
         exported = out.read_text(encoding="utf-8-sig")
         assert "[PHONE_1]" in exported

@@ -25,14 +25,18 @@ async def test_bad_requests_get_clear_statuses_and_store_nothing(
     update = make_text_update(990_001, new_chat_id(), "hello")
     before = await _inbox_count(app)
     async with httpx.AsyncClient(base_url=app.url, timeout=10) as client:
-        wrong = await client.post("/webhooks/telegram", json=update, headers={SECRET_HEADER: "nope"})
+        wrong = await client.post(
+            "/webhooks/telegram", json=update, headers={SECRET_HEADER: "nope"}
+        )
         missing = await client.post("/webhooks/telegram", json=update)
         malformed = await client.post(
             "/webhooks/telegram",
             content=b'{"update_id": 1, "message": ',
             headers={SECRET_HEADER: secret, "Content-Type": "application/json"},
         )
-        not_update = await client.post("/webhooks/telegram", json=[1, 2], headers={SECRET_HEADER: secret})
+        not_update = await client.post(
+            "/webhooks/telegram", json=[1, 2], headers={SECRET_HEADER: secret}
+        )
         huge = await client.post(
             "/webhooks/telegram",
             content=b'{"update_id": 2, "pad": "' + b"x" * 1_000_000 + b'"}',
@@ -43,8 +47,12 @@ async def test_bad_requests_get_clear_statuses_and_store_nothing(
             for _ in range(20):
                 yield b"x" * 65536
 
-        streamed = await client.post("/webhooks/telegram", content=chunks(), headers={SECRET_HEADER: secret})
-        actions_unauth = await client.post("/rasa/actions/webhook", json={"next_action": "action_pv_control"})
+        streamed = await client.post(
+            "/webhooks/telegram", content=chunks(), headers={SECRET_HEADER: secret}
+        )
+        actions_unauth = await client.post(
+            "/rasa/actions/webhook", json={"next_action": "action_pv_control"}
+        )
     assert wrong.status_code == 403
     assert missing.status_code == 403
     assert malformed.status_code == 400
@@ -86,7 +94,9 @@ async def test_rasa_outage_keeps_the_message_and_answers_it_later(
         await asyncio.sleep(0.3)
         assert parent.replies() == []
         async with pipeline._sessions() as session:
-            pending = await session.scalar(select(func.count()).where(InboxItem.status == "pending"))
+            pending = await session.scalar(
+                select(func.count()).where(InboxItem.status == "pending")
+            )
         assert pending and pending >= 1
     finally:
         pipeline._rasa = real

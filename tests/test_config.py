@@ -1,0 +1,68 @@
+"""Configuration: file, environment overrides, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import ConfigError
+from tests.harness import ROOT
+
+
+def test_defaults_are_embedded_and_relative_to_the_config_file() -> None:
+    config = load_config(ROOT / "config.yaml", environ={})
+    assert config.database.url == f"sqlite:///{ROOT / 'var' / 'parentvoice.db'}"
+    assert config.rasa.manage is True
+    assert config.channels.telegram.enabled is False
+    assert config.channels.telegram.api_base_url == "https://api.telegram.org"
+
+
+def test_environment_overrides_any_key() -> None:
+    config = load_config(
+        ROOT / "config.yaml",
+        environ={
+            "PARENTVOICE__DATABASE__URL": "postgresql+psycopg://pv@db/pv",
+            "PARENTVOICE__SERVER__PORT": "9001",
+            "PARENTVOICE__RASA__MANAGE": "false",
+            "PARENTVOICE__CHANNELS__TELEGRAM__ENABLED": "true",
+            "PARENTVOICE__CHANNELS__TELEGRAM__TOKEN": "1:abc",
+            "PARENTVOICE__SECURITY__PSEUDONYM_KEY": "a-much-longer-secret-key",
+        },
+    )
+    assert config.database.url == "postgresql+psycopg://pv@db/pv"
+    assert config.server.port == 9001
+    assert config.rasa.manage is False
+    assert config.channels.telegram.token == "1:abc"
+    assert config.security.pseudonym_key == b"a-much-longer-secret-key"
+
+
+def test_parentvoice_config_selects_another_file(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text((ROOT / "config.yaml").read_text().replace("port: 8000", "port: 8123"))
+    assert load_config(environ={"PARENTVOICE_CONFIG": str(other)}).server.port == 8123
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PARENTVOICE__SERVER__PORT": "eighty"}, "server.port must be a whole number"),
+        ({"PARENTVOICE__RASA__MANAGE": "maybe"}, "rasa.manage must be true or false"),
+        ({"PARENTVOICE__SECURITY__VAULT_KEY": "short"}, "security.vault_key must be a Fernet key"),
+        ({"PARENTVOICE__SECURITY__PSEUDONYM_KEY": "short"}, "pseudonym_key must be at least 16"),
+        (
+            {"PARENTVOICE__CHANNELS__TELEGRAM__ENABLED": "true"},
+            "channels.telegram.token is required",
+        ),
+        ({"PARENTVOICE__LOGGING__LEVEL": "LOUD"}, "logging.level must be"),
+    ],
+)
+def test_bad_values_raise_clear_errors(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(ROOT / "config.yaml", environ=env)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml", environ={})
