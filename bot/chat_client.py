@@ -90,9 +90,12 @@ def _converse(
         if not replies:
             say("(no reply yet; it will show after your next message)")
         for message in replies:
-            say(f"bot> {message.get('text', '')}")
-            for number, choice in enumerate(message.get("choices") or [], start=1):
-                say(f"  {number}) {choice}")
+            text = str(message.get("text", ""))
+            say(f"bot> {text}")
+            choices = message.get("choices") or []
+            if choices and f"1. {choices[0]}" not in text:  # choice texts number them already (for SMS)
+                for number, choice in enumerate(choices, start=1):
+                    say(f"  {number}) {choice}")
 
 
 class _Chat:
