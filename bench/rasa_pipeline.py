@@ -389,7 +389,9 @@ def server_pid(model: Path, port: int) -> int | None:
         args = _proc_cmdline(pid)
         if "run" not in args or "--model" not in args or "-p" not in args:
             continue
-        if args[args.index("--model") + 1] == str(model) and args[args.index("-p") + 1] == str(port):
+        if args[args.index("--model") + 1] == str(model) and args[args.index("-p") + 1] == str(
+            port
+        ):
             return pid
     return None
 
@@ -457,7 +459,9 @@ async def measure(pipeline: Pipeline, workdir: Path, rasa_bin: Path) -> Result:
 
     progress(f"{pipeline.label}: training")
     began = time.perf_counter()
-    model = await asyncio.to_thread(ensure_model, project, workdir / f"{pipeline.key}-models", rasa_bin)
+    model = await asyncio.to_thread(
+        ensure_model, project, workdir / f"{pipeline.key}-models", rasa_bin
+    )
     train_s = time.perf_counter() - began
     progress(f"{pipeline.label}: trained in {train_s:.1f} s")
 
@@ -535,9 +539,7 @@ async def classify(http: httpx.AsyncClient, token: str, text: str, expected: str
     body = resp.json()
     intent = body.get("intent") or {}
     ranking = [r for r in body.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
-    best: dict[str, Any] = max(
-        ranking, key=lambda r: float(r.get("confidence") or 0.0), default={}
-    )
+    best: dict[str, Any] = max(ranking, key=lambda r: float(r.get("confidence") or 0.0), default={})
     return Verdict(
         text=text,
         expected=expected,
@@ -592,7 +594,9 @@ def progress(message: str) -> None:
 
 def ratios(diet: Result, ours: Result) -> dict[str, float]:
     """DIET figure / our figure, per column."""
-    return {c: getattr(diet, c) / getattr(ours, c) if getattr(ours, c) else math.nan for c in COLUMNS}
+    return {
+        c: getattr(diet, c) / getattr(ours, c) if getattr(ours, c) else math.nan for c in COLUMNS
+    }
 
 
 def machine() -> dict[str, str]:
@@ -629,7 +633,9 @@ def misses_report(results: list[Result]) -> str:
         out.append(f"  answers whose top classifier intent was a command ({len(r.near_commands)}):")
         for v in r.near_commands:
             out.append(_verdict_line(v))
-    out.append("\n!! = a free-text answer read as a command (would act on a parent who was answering)")
+    out.append(
+        "\n!! = a free-text answer read as a command (would act on a parent who was answering)"
+    )
     out.append("best = the classifier's top intent before the FallbackClassifier")
     return "\n".join(out)
 

@@ -93,7 +93,9 @@ def _converse(
             text = str(message.get("text", ""))
             say(f"bot> {text}")
             choices = message.get("choices") or []
-            if choices and f"1. {choices[0]}" not in text:  # choice texts number them already (for SMS)
+            if (
+                choices and f"1. {choices[0]}" not in text
+            ):  # choice texts number them already (for SMS)
                 for number, choice in enumerate(choices, start=1):
                     say(f"  {number}) {choice}")
 

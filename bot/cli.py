@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from datetime import date
 from pathlib import Path
 
 from bot.config import Config, load_config
-from bot.logs import configure as configure_logging
 from bot.errors import FlowError, ParentVoiceError
+from bot.logs import configure as configure_logging
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:

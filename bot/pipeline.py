@@ -41,6 +41,7 @@ FINISHED_GRACE = timedelta(
     hours=24
 )  # a message this soon after finishing is "thanks", not a new chat
 START_AGAIN_CONFIDENCE = 0.55
+GIVE_UP_AFTER = timedelta(hours=24)  # a message Rasa could not answer for a day is marked failed
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,9 @@ class Pipeline:
                 item = await session.get(InboxItem, item_id)
                 if item is not None:
                     item.attempts += 1
+                    if _aware(item.received_at) < self._clock() - GIVE_UP_AFTER:
+                        item.status = "failed"
+                        log.error("inbox item %s failed after %s attempts", item_id, item.attempts)
             return
         self._on_outbox()
         if erased:

@@ -25,7 +25,9 @@ async def test_web_chat_talks_to_the_bot(app: RunningApp) -> None:
         got: list[dict[str, object]] = []
         for _ in range(20):  # long-poll as the page does, from the last message seen
             after = int(str(got[-1]["seq"])) if got else 0
-            poll = await client.get("/chat/api/messages", params={"session": session, "after": after, "wait": 2})
+            poll = await client.get(
+                "/chat/api/messages", params={"session": session, "after": after, "wait": 2}
+            )
             got += poll.json()["messages"]
             if len(got) >= 2:
                 break

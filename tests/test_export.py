@@ -55,7 +55,9 @@ def database_url(
     try:
         with psycopg.connect(f"postgresql://{PG_HOST}/{PG_ADMIN_DB}", autocommit=True) as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    except psycopg.OperationalError as exc:  # PostgreSQL is a supported target: its absence fails the suite
+    except (
+        psycopg.OperationalError
+    ) as exc:  # PostgreSQL is a supported target: its absence fails the suite
         pytest.fail(f"PostgreSQL at {PG_HOST} is not reachable: {exc}")
     try:
         url = f"postgresql+psycopg://{PG_HOST}/{name}"
