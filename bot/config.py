@@ -132,7 +132,9 @@ def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
             if not isinstance(child, dict):
                 raise ConfigError(f"{name}: {'.'.join(keys)} is not a section")
             node = child
-        node[keys[-1]] = yaml.safe_load(value) if value != "" else ""
+        # Kept as a string: the typed getters convert. (YAML-parsing it would turn a secret such as
+        # "no" into False, or "12:34" into a sexagesimal number.)
+        node[keys[-1]] = value
 
 
 class _Section:

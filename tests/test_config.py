@@ -38,6 +38,20 @@ def test_environment_overrides_any_key() -> None:
     assert config.security.pseudonym_key == b"a-much-longer-secret-key"
 
 
+def test_environment_values_are_taken_as_strings() -> None:
+    config = load_config(
+        ROOT / "config.yaml",
+        environ={
+            "PARENTVOICE__CHANNELS__TELEGRAM__WEBHOOK_SECRET": "no",
+            "PARENTVOICE__CHANNELS__TELEGRAM__TOKEN": "12:34",
+            "PARENTVOICE__RASA__TOKEN": "0777",
+        },
+    )
+    assert config.channels.telegram.webhook_secret == "no"
+    assert config.channels.telegram.token == "12:34"
+    assert config.rasa.token == "0777"
+
+
 def test_parentvoice_config_selects_another_file(tmp_path: Path) -> None:
     other = tmp_path / "other.yaml"
     other.write_text((ROOT / "config.yaml").read_text().replace("port: 8000", "port: 8123"))
