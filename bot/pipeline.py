@@ -252,16 +252,7 @@ class Pipeline:
             if plan.reopt_in:
                 participant.opted_out_at = None
             if plan.conversation_id is None:
-                flow = self._flows.flows[self._default_flow]
-                current = await conversations.start(
-                    session,
-                    participant_id=participant.id,
-                    flow_id=flow.id,
-                    flow_version=flow.version,
-                    channel=participant.channel,
-                    language=participant.language,
-                    now=now,
-                )
+                current = await self._start_conversation(session, participant, None, now)
             else:
                 found = await session.get(Conversation, plan.conversation_id)
                 assert found is not None
@@ -332,19 +323,7 @@ class Pipeline:
                 last_out.question_id = current.current_question
         elif kind == "restarted":
             conversations.end(current, "restarted", now)
-            flow = (
-                self._flows.flows.get(str(signal.get("flow")))
-                or self._flows.flows[self._default_flow]
-            )
-            current = await conversations.start(
-                session,
-                participant_id=participant.id,
-                flow_id=flow.id,
-                flow_version=flow.version,
-                channel=participant.channel,
-                language=participant.language,
-                now=now,
-            )
+            current = await self._start_conversation(session, participant, signal.get("flow"), now)
         elif kind == "completed":
             conversations.end(current, "completed", now)
         elif kind == "declined":
@@ -361,6 +340,21 @@ class Pipeline:
         return current
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _start_conversation(
+        self, session: AsyncSession, participant: Participant, flow_id: object, now: datetime
+    ) -> Conversation:
+        """A new active conversation of ``flow_id`` (the default flow if unknown or None)."""
+        flow = self._flows.flows.get(str(flow_id)) or self._flows.flows[self._default_flow]
+        return await conversations.start(
+            session,
+            participant_id=participant.id,
+            flow_id=flow.id,
+            flow_version=flow.version,
+            channel=participant.channel,
+            language=participant.language,
+            now=now,
+        )
 
     def _reply(
         self,
