@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select
 
 from bot.pseudonym import pseudonym
-from storage.models import Answer, Conversation, Message, Participant
+from storage.models import Answer, Conversation, Message, Participant, SafeguardingAlert
 from tests.fakes.telegram_api import (
     FakeTelegramAPI,
     make_photo_update,
@@ -112,7 +112,11 @@ async def stored(app: RunningApp, who: str) -> dict[str, Any]:
                 )
                 or 0
             )
+        alerts = await session.scalar(
+            select(func.count()).where(SafeguardingAlert.participant_id == participant.id)
+        )
         return {
+            "alerts": int(alerts or 0),
             "participant": participant,
             "conversations": len(convs),
             "status": latest.status if latest else None,

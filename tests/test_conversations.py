@@ -98,7 +98,7 @@ def _check_stored(actual: dict[str, Any], expect: dict[str, Any]) -> None:
             )
     for question, length in expect.get("answer_lengths", {}).items():
         assert actual["answer_lengths"].get(question) == length
-    for key in ("messages", "messages_in"):
+    for key in ("messages", "messages_in", "alerts"):
         if key in expect:
             assert actual[key] == expect[key], f"{key}: {actual[key]}"
     for key, value in expect.get("participant", {}).items():
