@@ -4,8 +4,9 @@ Why an endpoint of the app rather than rasa-sdk: the actions need the flow defin
 rules the app already has (one source of truth, no third process, no SDK pinned to Rasa's old
 dependencies). They are pure functions of the tracker Rasa sends: no database, no sending. What
 happened is reported back to the app as ``custom`` payloads inside the bot's responses
-(``{"pv": "answer" | "asking" | "completed" | "declined" | "paused" | "resumed" | "stopped" |
-"restarted" | "started" | "erase"}``), which the pipeline turns into stored state in one transaction.
+(``{"pv": "answer" | "asking" | "completed" | "declined" | "paused" | "resumed" |
+"stopped" | "restarted" | "started" | "erase_asked" | "erase_cancelled" | "erase"}``),
+which the pipeline turns into stored state in one transaction.
 """
 
 from __future__ import annotations
@@ -186,16 +187,16 @@ class Actions:
                 )
             if intent == "deny":
                 kept_events = [_slot("pv_delete_pending", False)]
-                kept = [_say("delete_cancelled")]
+                kept = [_say("delete_cancelled"), _signal("erase_cancelled")]
                 if unfinished and flow is not None:
                     kept_events.append(_followup(form_name(flow.id)))
                     kept.append(_signal("resumed"))
                 return kept_events, kept
-            return [], [_say("confirm_delete")]
+            return [], [_say("confirm_delete"), _signal("erase_asked")]
         if intent == "delete_data":
             return (
                 [_loop(None), _slot("requested_slot", None), _slot("pv_delete_pending", True)],
-                [_say("confirm_delete")],
+                [_say("confirm_delete"), _signal("erase_asked")],
             )
         if intent == "pause":
             if not unfinished:

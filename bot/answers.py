@@ -83,6 +83,8 @@ def read_answer(question: Question, text: str, lang: str) -> Reading:
     if question.type == "choice" and any(text == option.id for option in question.options):
         return Reading(text)
     if question.type == "consent":
+        if norm.startswith(("no problem", "no worries", "no probs", "no bother")):
+            return Reading("yes")  # British for "of course"
         first = norm.split(" ")[0] if norm else ""
         if norm in _YES or first in {"yes", "yeah", "yep", "y", "ok", "okay", "sure"}:
             return Reading("yes")
@@ -90,15 +92,25 @@ def read_answer(question: Question, text: str, lang: str) -> Reading:
             return Reading("no")
         return Reading(None, "invalid_yes_no")
     if question.type == "choice":
-        if norm.isdigit() and 1 <= int(norm) <= len(question.options):
+        if norm.isascii() and norm.isdecimal() and 1 <= int(norm) <= len(question.options):
             return Reading(question.options[int(norm) - 1].id)
+        words = f" {norm} "
         for option in question.options:
             label = _norm(option.label.get(lang) or option.label["en"])
-            if norm and (
-                norm == label
-                or norm == option.id.replace("_", " ")
-                or (len(norm) >= 3 and label.startswith(norm))
-                or label in norm
+            # Whole words only: "grandad" is not "dad", "not the mum" is not "mum".
+            if (
+                norm
+                and not norm.startswith(("not ", "no "))
+                and (
+                    norm == label
+                    or norm == option.id.replace("_", " ")
+                    or (
+                        len(norm) >= 3
+                        and label.startswith(norm)
+                        and label[len(norm) :][:1] in ("", " ")
+                    )
+                    or f" {label} " in words
+                )
             ):
                 return Reading(option.id)
         return Reading(None, "invalid_choice")

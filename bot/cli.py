@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     from bot.server import create_app
 
+    os.umask(0o077)  # databases, logs and Rasa's files under var/ are readable by this user only
     configure_logging(config.logging.level, config.logging.file)
     app = create_app(config, telegram_polling=args.telegram_polling)
     base = f"http://{config.server.host}:{config.server.port}"

@@ -9,7 +9,10 @@ import logging
 import sys
 from pathlib import Path
 
-CHATTY_LIBRARIES = ("httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "hpack")
+# sqlalchemy and aiosqlite log statements with their parameters (message text) at INFO/DEBUG.
+CHATTY_LIBRARIES = (
+    "httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "hpack", "sqlalchemy", "aiosqlite",
+)  # fmt: skip
 
 
 def quiet_third_party() -> None:

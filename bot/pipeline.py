@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import safeguarding
@@ -33,6 +35,7 @@ from storage import conversations, erasure, inbox, outbox, participants
 from storage.models import Conversation, InboxItem, Message, Participant, SafeguardingAlert
 
 log = logging.getLogger(__name__)
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
 
 MAX_TEXT_CHARS = (
     10_000  # longer messages are cut (and the parent told); Telegram's own limit is 4,096
@@ -40,7 +43,7 @@ MAX_TEXT_CHARS = (
 FINISHED_GRACE = timedelta(
     hours=24
 )  # a message this soon after finishing is "thanks", not a new chat
-START_AGAIN_CONFIDENCE = 0.55
+COMMAND_CONFIDENCE = 0.55  # below this, a message outside a conversation is not taken as a command
 GIVE_UP_AFTER = timedelta(hours=24)  # a message Rasa could not answer for a day is marked failed
 
 
@@ -51,6 +54,7 @@ class _Plan:
     rasa_text: str | None  # None: say nothing (e.g. a message after STOP that is not "start again")
     conversation_id: int | None  # the conversation it belongs to; None = start a new one
     reopt_in: bool = False
+    fresh_tracker: bool = False  # a new conversation: Rasa starts from an empty tracker
 
 
 class Pipeline:
@@ -69,7 +73,7 @@ class Pipeline:
         pseudonym_key: bytes,
         clock: Callable[[], datetime],
         on_outbox: Callable[[], None],
-        on_erased: Callable[[str], Awaitable[None]],
+        forget_tracker: Callable[[str], Awaitable[None]],
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -81,7 +85,7 @@ class Pipeline:
         self._key = pseudonym_key
         self._clock = clock
         self._on_outbox = on_outbox
-        self._on_erased = on_erased
+        self._forget_tracker = forget_tracker
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def handle(self, inbound: Inbound) -> None:
@@ -93,28 +97,43 @@ class Pipeline:
         """
         who = pseudonym(self._key, inbound.channel, inbound.address)
         async with self._locks[who]:
-            item_id = await self._record(inbound, who)
-            if item_id is not None:
-                await self._process(item_id)
+            participant_id = await self._record(inbound, who)
+            if participant_id is not None:
+                await self._process_participant(participant_id)
 
     async def retry_pending(self) -> int:
         """Process inbox items left pending (Rasa was down, or the app stopped mid-way)."""
         async with self._sessions() as session:
-            ids = await inbox.pending_ids(session)
-            pairs = []
-            for item_id in ids:
-                item = await session.get(InboxItem, item_id)
-                participant = await session.get(Participant, item.participant_id) if item else None
-                if participant is not None:
-                    pairs.append((item_id, participant.pseudonym))
-        for item_id, who in pairs:
-            async with self._locks[who]:
-                await self._process(item_id)
-        return len(pairs)
+            rows = (
+                await session.execute(
+                    select(Participant.id, Participant.pseudonym)
+                    .join(InboxItem, InboxItem.participant_id == Participant.id)
+                    .where(InboxItem.status == "pending")
+                    .distinct()
+                )
+            ).all()
+        for participant_id, who in rows:
+            try:
+                async with self._locks[who]:
+                    await self._process_participant(participant_id)
+            except Exception as exc:  # one participant's trouble must not stop the others
+                log.error("retry failed participant=%s: %s", who[:12], type(exc).__name__)
+        return len(rows)
+
+    async def _process_participant(self, participant_id: int) -> None:
+        """Answer a participant's pending messages oldest first; stop at the first that fails,
+        so a later message never overtakes one that is still waiting."""
+        async with self._sessions() as session:
+            item_ids = await inbox.pending_for(session, participant_id)
+        for item_id in item_ids:
+            if not await self._process(item_id):
+                return
 
     # -- step 1: record --------------------------------------------------------------------
 
     async def _record(self, inbound: Inbound, who: str) -> int | None:
+        """Record the message (redacted) and any safeguarding reply; return the participant id,
+        or None if this delivery was seen before."""
         now = self._clock()
         raw = inbound.text if inbound.kind is InboundKind.TEXT else ""
         category = safeguarding.check(raw) if raw else None  # raw text, in memory only
@@ -136,7 +155,7 @@ class Pipeline:
             state = RedactionState.from_json(participant.redaction_state or None)
             redacted = self._redactor.redact(raw, state).text if raw else ""
             participant.redaction_state = state.to_json()
-            item = inbox.record(
+            inbox.record(
                 session,
                 participant_id=participant.id,
                 channel=inbound.channel,
@@ -146,17 +165,20 @@ class Pipeline:
                 safeguarding=category,
                 now=now,
             )
-            if category and participant.erase_requested_at is None:
-                conversation = await conversations.open_conversation(session, participant.id)
-                session.add(
-                    SafeguardingAlert(
-                        participant_id=participant.id,
-                        conversation_id=conversation.id if conversation else None,
-                        category=category,
-                        redacted_text=redacted,
-                        created_at=now,
+            if category:
+                # Signposting always goes out, even after STOP or during erasure; the alert is
+                # stored unless the participant is being erased.
+                if participant.erase_requested_at is None:
+                    conversation = await conversations.open_conversation(session, participant.id)
+                    session.add(
+                        SafeguardingAlert(
+                            participant_id=participant.id,
+                            conversation_id=conversation.id if conversation else None,
+                            category=category,
+                            redacted_text=redacted,
+                            created_at=now,
+                        )
                     )
-                )
                 self._reply(
                     session,
                     participant,
@@ -168,24 +190,41 @@ class Pipeline:
             if truncated:
                 self._reply(session, participant, "reply", self._text("too_long", participant), now)
             await session.flush()
-            item_id = item.id
+            participant_id = participant.id
         if category or truncated:
             self._on_outbox()
-        return item_id
+        return participant_id
 
     # -- step 2: plan, ask Rasa, apply -----------------------------------------------------
 
-    async def _process(self, item_id: int) -> None:
+    async def _process(self, item_id: int) -> bool:
+        """Answer one inbox item; False if it is left pending (to be retried)."""
         try:
             plan, who = await self._plan(item_id)
             if plan is None:
-                return
-            turn = (
-                BotTurn() if plan.rasa_text is None else await self._rasa.send(who, plan.rasa_text)
-            )
+                return True
+            if plan.fresh_tracker:
+                await self._forget_tracker(who)
+            turn = BotTurn()
+            if plan.rasa_text is not None:
+                # The message id lets Rasa's channel answer a retried turn from its cache
+                # instead of taking the same text as the answer to the next question.
+                turn = await self._rasa.send(who, plan.rasa_text, message_id=f"inbox-{item_id}")
             erased = await self._apply(item_id, plan, turn)
-        except RasaError as exc:
-            log.warning("rasa unavailable, message kept for retry: %s", exc)
+        except Exception as exc:
+            await self._kept_for_retry(item_id, exc)
+            return False
+        self._on_outbox()
+        if erased:
+            await self._forget_tracker(who)
+        return True
+
+    async def _kept_for_retry(self, item_id: int, exc: Exception) -> None:
+        """Count a failed attempt; give up on an item no one could answer for a day."""
+        # Only the type: an exception's message may quote stored text.
+        level = logging.WARNING if isinstance(exc, RasaError) else logging.ERROR
+        log.log(level, "inbox item %s kept for retry: %s", item_id, type(exc).__name__)
+        try:
             async with self._sessions.begin() as session:
                 item = await session.get(InboxItem, item_id)
                 if item is not None:
@@ -193,10 +232,10 @@ class Pipeline:
                     if _aware(item.received_at) < self._clock() - GIVE_UP_AFTER:
                         item.status = "failed"
                         log.error("inbox item %s failed after %s attempts", item_id, item.attempts)
-            return
-        self._on_outbox()
-        if erased:
-            await self._on_erased(who)
+        except Exception as db_exc:
+            log.error(
+                "could not count the attempt on inbox item %s: %s", item_id, type(db_exc).__name__
+            )
 
     async def _plan(self, item_id: int) -> tuple[_Plan | None, str]:
         async with self._sessions() as session:
@@ -209,28 +248,38 @@ class Pipeline:
             who = participant.pseudonym
             if participant.erase_requested_at is not None:
                 return _Plan(rasa_text=None, conversation_id=None), who
+            text = "" if item.kind == InboundKind.MEDIA.value else _for_rasa(item.text)
             open_conv = await conversations.open_conversation(session, participant.id)
-            text = _for_rasa(item.text)
             if open_conv is not None:
-                rasa_text = "/pv_media" if item.kind == InboundKind.MEDIA.value else text
-                return _Plan(rasa_text=rasa_text or "/pv_media", conversation_id=open_conv.id), who
-            if participant.opted_out_at is not None:
-                if not text:
-                    return _Plan(rasa_text=None, conversation_id=None), who
-                intent, confidence = await self._rasa.parse(text)
-                if intent == "start_again" and confidence >= START_AGAIN_CONFIDENCE:
-                    return _Plan(self._start_text(participant), None, reopt_in=True), who
-                return _Plan(rasa_text=None, conversation_id=None), who
+                return _Plan(rasa_text=text or "/pv_media", conversation_id=open_conv.id), who
             latest = await conversations.latest_conversation(session, participant.id)
-            if (
+            latest_id = latest.id if latest is not None else None
+            recently_finished = (
                 latest is not None
                 and latest.status == "completed"
-                and text
-                and latest.ended_at
+                and latest.ended_at is not None
                 and _aware(latest.ended_at) >= self._clock() - FINISHED_GRACE
-            ):
-                return _Plan(rasa_text=text, conversation_id=latest.id), who
-            return _Plan(rasa_text=self._start_text(participant), conversation_id=None), who
+            )
+            erase_asked = participant.erase_asked_at is not None
+            opted_out = participant.opted_out_at is not None
+            start = self._start_text(participant)
+        # No conversation in progress. "Delete my data" and "stop" must still work: after STOP,
+        # and long after finishing. So ask Rasa's NLU what this is before starting a new survey.
+        intent = ""
+        if text and latest_id is not None:
+            name, confidence = await self._rasa.parse(text)
+            intent = name if confidence >= COMMAND_CONFIDENCE else ""
+        if latest_id is not None and (
+            erase_asked or intent == "delete_data" or (intent == "stop" and not opted_out)
+        ):
+            return _Plan(rasa_text=text, conversation_id=latest_id), who
+        if opted_out:
+            if intent == "start_again":
+                return _Plan(start, None, reopt_in=True, fresh_tracker=True), who
+            return _Plan(rasa_text=None, conversation_id=None), who
+        if recently_finished and text:
+            return _Plan(rasa_text=text, conversation_id=latest_id), who
+        return _Plan(rasa_text=start, conversation_id=None, fresh_tracker=True), who
 
     def _start_text(self, participant: Participant) -> str:
         entities = json.dumps({"flow": self._default_flow, "language": participant.language})
@@ -274,7 +323,11 @@ class Pipeline:
             )
             if "stopped" in kinds:
                 await outbox.cancel_pending(session, participant.id)
-            reply_kind = "stop_confirmation" if "stopped" in kinds else "reply"
+            reply_kind = "reply"
+            if "stopped" in kinds:
+                reply_kind = "stop_confirmation"
+            elif kinds & {"erase_asked", "erase_cancelled"}:
+                reply_kind = "erase_question"  # reaches them even after STOP
             last_out: Message | None = None
             for entry in turn.items:
                 if isinstance(entry, tuple):
@@ -311,10 +364,14 @@ class Pipeline:
             await conversations.save_answer(session, current, question_id, value, now)
             flow = self._flows.flows.get(current.flow_id)
             question = flow.question(question_id) if flow else None
+            # Rasa re-validates earlier answers when a form resumes: keep the first timestamps.
             if question is not None and question.type == "consent":
                 if question.consent == "research" and value == "yes":
-                    participant.consent_research_at = now
-                elif question.consent == "followup":
+                    current.consented_at = current.consented_at or now
+                    participant.consent_research_at = participant.consent_research_at or now
+                elif question.consent == "followup" and participant.consent_followup != (
+                    value == "yes"
+                ):
                     participant.consent_followup = value == "yes"
                     participant.consent_followup_at = now
         elif kind == "asking":
@@ -330,13 +387,21 @@ class Pipeline:
             await session.flush()
             await conversations.forget_content(session, current)
             conversations.end(current, "declined", now)
-        elif kind == "paused":
+        elif kind == "paused" and current.status in conversations.OPEN:
             current.status = "paused"
-        elif kind == "resumed":
+        elif kind == "resumed" and current.status in conversations.OPEN:
             current.status = "active"
         elif kind == "stopped":
-            participant.opted_out_at = now
+            participant.opted_out_at = participant.opted_out_at or now
+            participant.erase_asked_at = None
+            if current.status in conversations.OPEN and current.consented_at is None:
+                await session.flush()  # they never agreed to take part: keep nothing they said
+                await conversations.forget_content(session, current)
             conversations.end(current, "stopped", now)
+        elif kind == "erase_asked":
+            participant.erase_asked_at = now
+        elif kind == "erase_cancelled":
+            participant.erase_asked_at = None
         return current
 
     # -- helpers -----------------------------------------------------------------------------
@@ -385,8 +450,9 @@ class Pipeline:
 
 
 def _for_rasa(text: str) -> str:
-    """Text as Rasa may see it: a leading '/' would let a parent trigger intents by name."""
-    return text.lstrip("/").strip()
+    """Text as Rasa may see it: a leading '/' (after any spaces) would let a parent trigger
+    intents by name, so every leading slash and space goes."""
+    return _LEADING_SLASHES.sub("", text).strip()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -59,12 +59,17 @@ class RasaClient:
         """Close the connection pool."""
         await self._http.aclose()
 
-    async def send(self, sender_id: str, text: str) -> BotTurn:
-        """Deliver one (already redacted) message for ``sender_id`` and collect the bot's reply."""
+    async def send(self, sender_id: str, text: str, message_id: str | None = None) -> BotTurn:
+        """Deliver one (already redacted) message for ``sender_id`` and collect the bot's reply.
+
+        With ``message_id``, sending the same message again returns the first answer instead of
+        running the turn twice (Rasa's channel keeps the last answer per sender).
+        """
+        body = {"sender": sender_id, "message": text}
+        if message_id is not None:
+            body["message_id"] = message_id
         try:
-            resp = await self._http.post(
-                "/webhooks/parentvoice/webhook", json={"sender": sender_id, "message": text}
-            )
+            resp = await self._http.post("/webhooks/parentvoice/webhook", json=body)
         except httpx.TransportError as exc:
             raise RasaUnavailable(f"cannot reach Rasa: {type(exc).__name__}") from exc
         if resp.status_code >= 500 or resp.status_code == 404:

@@ -28,20 +28,23 @@ class RateLimiter:
     """A token bucket per channel: at most ``rate`` sends per second, bursts up to ``rate``."""
 
     def __init__(self, rate: float, monotonic: Callable[[], float]) -> None:
+        if rate <= 0:
+            raise ConfigError("outbox.per_channel_per_second must be above 0")
         self._rate = rate
+        self._burst = max(rate, 1.0)  # below 1/s the bucket must still hold one whole send
         self._monotonic = monotonic
         self._tokens: dict[str, float] = {}
         self._stamp: dict[str, float] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def acquire(self, channel: str) -> None:
-        """Wait until one more send on ``channel`` is allowed."""
-        async with self._lock:
+        """Wait until one more send on ``channel`` is allowed (channels do not wait on each other)."""
+        async with self._locks.setdefault(channel, asyncio.Lock()):
             while True:
                 now = self._monotonic()
                 tokens = min(
-                    self._rate,
-                    self._tokens.get(channel, self._rate)
+                    self._burst,
+                    self._tokens.get(channel, self._burst)
                     + (now - self._stamp.get(channel, now)) * self._rate,
                 )
                 self._stamp[channel] = now
@@ -107,7 +110,7 @@ class OutboxSender:
             items = await outbox.due(session, now)
             claimed = []
             for item in items:
-                item.status = "sending"
+                outbox.claim(item, now)
                 claimed.append(
                     (
                         item.id,
@@ -118,7 +121,13 @@ class OutboxSender:
                         tuple(item.choices or ()),
                     )
                 )
-        await asyncio.gather(*(self._deliver(*c) for c in claimed))
+        results = await asyncio.gather(
+            *(self._deliver(*c) for c in claimed), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):  # e.g. the database failed while settling:
+                # the row stays "sending" and its lease brings it back; never lose the pass.
+                log.error("outbox delivery could not be settled: %s", type(result).__name__)
         return len(claimed)
 
     async def _deliver(
@@ -135,7 +144,7 @@ class OutboxSender:
             participant = await session.get(Participant, participant_id)
             sealed = await participants.sealed_address(session, participant_id)
         opted_out = participant is None or (
-            participant.opted_out_at is not None and kind not in outbox.FINAL_KINDS
+            participant.opted_out_at is not None and kind not in outbox.ALWAYS_DELIVERED
         )
         error: str | None = None
         retry_after: float | None = None

@@ -36,11 +36,16 @@ from bot.sender import OutboxSender
 from bot.vault import Vault
 from flows.compile import compile_flows, write_compiled
 from flows.spec import load_flows
+from storage import conversations
 from storage.db import make_engine, make_sessionmaker, migrate
 
 log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 5.0  # seconds between passes over inbox items left pending
+ACTIONS_PATH = "/rasa/actions/webhook"
+# A conversation untouched this long is closed as expired (answers kept). It must be shorter than
+# rasa.tracker_retention_days, so Rasa never forgets a conversation the app still has open.
+CONVERSATION_EXPIRY = timedelta(days=7)
 
 
 def utc_now() -> datetime:
@@ -65,13 +70,17 @@ class Runtime:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, whether or not Content-Length is sent."""
+    """Refuse request bodies over ``limit`` bytes with 413, whether or not Content-Length is sent.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    ``exempt`` paths are left alone: Rasa's action calls carry the whole tracker and domain, which
+    legitimately grow past any limit sensible for a webhook (they are local and token-checked).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()) -> None:
+        self.app, self.limit, self.exempt = app, limit, exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
@@ -129,8 +138,9 @@ def create_app(
         if inbound is not None:
             try:
                 await handle(inbound)
-            except Exception:  # the database is unavailable: Telegram will deliver it again
-                log.exception("telegram update not recorded")
+            except Exception as exc:  # the database is unavailable: Telegram will deliver it again
+                # Only the type: the exception may quote SQL parameters.
+                log.error("telegram update not recorded: %s", type(exc).__name__)
                 return JSONResponse({"error": "temporarily unavailable"}, 503)
         return JSONResponse({"ok": True})
 
@@ -177,7 +187,7 @@ def create_app(
         Route("/", home),
         Route("/healthz", healthz),
         Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
-        Route("/rasa/actions/webhook", rasa_actions, methods=["POST"]),
+        Route(ACTIONS_PATH, rasa_actions, methods=["POST"]),
     ]
     if config.channels.web.enabled:
         routes += web.routes(handle, clock)
@@ -214,6 +224,7 @@ def create_app(
         runtime.sender = sender
 
         async def forget_tracker(sender_id: str) -> None:
+            """Delete Rasa's record of a sender (erasure, or before a new conversation starts)."""
             await asyncio.to_thread(tracker_store.delete_sender, config.rasa.tracker_db, sender_id)
 
         runtime.pipeline = Pipeline(
@@ -227,7 +238,7 @@ def create_app(
             pseudonym_key=config.security.pseudonym_key,
             clock=clock,
             on_outbox=sender.wake,
-            on_erased=forget_tracker,
+            forget_tracker=forget_tracker,
         )
         await sender.recover()
         runtime.ready.set()
@@ -238,13 +249,16 @@ def create_app(
             )
         )
 
-        async def expire_trackers() -> None:
-            cutoff = (clock() - timedelta(days=config.rasa.tracker_retention_days)).timestamp()
+        async def expire() -> None:
+            now = clock()
+            async with sessions.begin() as session:
+                expired = await conversations.expire_idle(session, now - CONVERSATION_EXPIRY, now)
+            if expired:
+                log.info("expired %s idle conversations", expired)
+            cutoff = (now - timedelta(days=config.rasa.tracker_retention_days)).timestamp()
             await asyncio.to_thread(tracker_store.purge_older_than, config.rasa.tracker_db, cutoff)
 
-        tasks.append(
-            asyncio.create_task(_every(3600.0, stop, expire_trackers), name="tracker-expiry")
-        )
+        tasks.append(asyncio.create_task(_every(3600.0, stop, expire), name="expiry"))
         if config.rasa.manage:
             tasks.append(asyncio.create_task(_run_rasa(runtime), name="rasa"))
         if telegram_polling and runtime.telegram is not None:
@@ -270,7 +284,7 @@ def create_app(
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_middleware(BodyLimit, limit=config.server.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=config.server.max_body_bytes, exempt=(ACTIONS_PATH,))
     return app
 
 
@@ -279,8 +293,10 @@ async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], Awaitabl
     while not stop.is_set():
         try:
             await job()
-        except Exception:
-            log.exception("periodic job failed")
+        except Exception as exc:
+            log.error(
+                "periodic job %s failed: %s", getattr(job, "__name__", "?"), type(exc).__name__
+            )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), seconds)
 

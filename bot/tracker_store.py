@@ -26,10 +26,16 @@ def delete_sender(db: Path, sender_id: str) -> int:
         with engine.begin() as conn:
             result = conn.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender_id})
             return int(result.rowcount or 0)
-    except OperationalError:  # table not created yet: nothing stored
-        return 0
+    except OperationalError as exc:
+        if _no_table(exc):  # Rasa has not created its table yet: nothing stored
+            return 0
+        raise
     finally:
         engine.dispose()
+
+
+def _no_table(exc: OperationalError) -> bool:
+    return "no such table" in str(exc.orig)
 
 
 def purge_older_than(db: Path, cutoff_timestamp: float) -> int:
@@ -47,8 +53,10 @@ def purge_older_than(db: Path, cutoff_timestamp: float) -> int:
                 {"cutoff": cutoff_timestamp},
             )
             return int(result.rowcount or 0)
-    except OperationalError:
-        return 0
+    except OperationalError as exc:
+        if _no_table(exc):
+            return 0
+        raise
     finally:
         engine.dispose()
 

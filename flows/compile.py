@@ -136,7 +136,7 @@ def build_domain(flow_set: FlowSet, default_language: str = "en") -> dict[str, A
             "carry_over_slots_to_new_session": True,
         },
         "intents": list(CONTROL_INTENTS) + [i for i in ANSWER_INTENTS if i != "nlu_fallback"],
-        "entities": ["flow"],
+        "entities": ["flow", "language"],
         "slots": slots,
         "forms": forms,
         "responses": responses,

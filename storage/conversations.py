@@ -65,7 +65,10 @@ async def start(
 
 
 def end(conversation: Conversation, status: str, now: datetime) -> None:
-    """Close a conversation with a final status (completed, stopped, declined, restarted, expired)."""
+    """Close an open conversation with a final status (completed, stopped, declined, restarted,
+    expired). A conversation already closed keeps the status it ended with."""
+    if conversation.status not in OPEN:
+        return
     conversation.status = status
     conversation.ended_at = now
     conversation.updated_at = now
@@ -118,6 +121,22 @@ async def save_answer(
         )
     else:
         answer.value, answer.created_at = value, now
+
+
+async def expire_idle(session: AsyncSession, idle_since: datetime, now: datetime) -> int:
+    """Close open conversations untouched since ``idle_since``; forget those never consented to."""
+    stale = list(
+        await session.scalars(
+            select(Conversation).where(
+                Conversation.status.in_(OPEN), Conversation.updated_at < idle_since
+            )
+        )
+    )
+    for conversation in stale:
+        if conversation.consented_at is None:
+            await forget_content(session, conversation)
+        end(conversation, "expired", now)
+    return len(stale)
 
 
 async def forget_content(session: AsyncSession, conversation: Conversation) -> None:

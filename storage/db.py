@@ -53,7 +53,10 @@ def make_engine(url: str) -> AsyncEngine:
     parsed = make_url(aurl)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(aurl, pool_pre_ping=parsed.get_backend_name() != "sqlite")
+    # hide_parameters: a database error must never write message text into a log.
+    engine = create_async_engine(
+        aurl, pool_pre_ping=parsed.get_backend_name() != "sqlite", hide_parameters=True
+    )
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import outbox
 from storage.models import (
     Answer,
     AuditEntry,
@@ -25,13 +26,12 @@ from storage.models import (
 
 
 async def erase_content(session: AsyncSession, participant: Participant, now: datetime) -> None:
-    """Delete every conversation, message, answer, alert, inbox and pending outbox row of a participant."""
+    """Delete every conversation, message, answer, alert, inbox and pending outbox row of a
+    participant (safeguarding signposting still goes out)."""
     pid = participant.id
     for model in (SafeguardingAlert, Answer, Message, Conversation, InboxItem):
         await session.execute(delete(model).where(model.participant_id == pid))
-    await session.execute(
-        delete(OutboxItem).where(OutboxItem.participant_id == pid, OutboxItem.status == "pending")
-    )
+    await outbox.cancel_pending(session, pid)
     participant.redaction_state = {}
     participant.consent_research_at = None
     participant.consent_followup = None

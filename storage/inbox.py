@@ -47,13 +47,12 @@ def record(
     return item
 
 
-async def pending_ids(session: AsyncSession, limit: int = 100) -> list[int]:
-    """Inbox items not yet answered, oldest first (for recovery after a crash or a Rasa outage)."""
+async def pending_for(session: AsyncSession, participant_id: int) -> list[int]:
+    """One participant's unanswered items, oldest first: processed in order, never overtaken."""
     rows = await session.scalars(
         select(InboxItem.id)
-        .where(InboxItem.status == "pending")
+        .where(InboxItem.participant_id == participant_id, InboxItem.status == "pending")
         .order_by(InboxItem.id)
-        .limit(limit)
     )
     return list(rows)
 

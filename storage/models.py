@@ -44,6 +44,7 @@ class Participant(Base):
     consent_followup: Mapped[bool | None]  # agreed to be messaged later about what changed
     consent_followup_at: Mapped[datetime | None]
     opted_out_at: Mapped[datetime | None]  # said STOP: no more messages, ever
+    erase_asked_at: Mapped[datetime | None]  # said "delete my data"; we await their yes or no
     erase_requested_at: Mapped[datetime | None]  # confirmed "delete my data"; row goes once told
     # Keyed digests only (bot.redact.RedactionState): placeholders stay consistent for this person.
     redaction_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -83,6 +84,7 @@ class Conversation(Base):
     # active, paused, completed, stopped, declined, restarted, expired
     status: Mapped[str] = mapped_column(String(16))
     current_question: Mapped[str | None] = mapped_column(String(64))
+    consented_at: Mapped[datetime | None]  # agreed to take part; only consented ones are exported
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]

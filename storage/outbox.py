@@ -10,8 +10,12 @@ from sqlalchemy.orm import aliased
 
 from storage.models import OutboxItem
 
-# Kinds still delivered to someone who has opted out: the confirmation of that very request.
-FINAL_KINDS = ("stop_confirmation", "erase_confirmation")
+# Delivered even to someone who has opted out: help in a crisis, and the answers to their own
+# stop or erasure request. Never cancelled by a later STOP or erasure either.
+ALWAYS_DELIVERED = ("safeguarding", "stop_confirmation", "erase_question", "erase_confirmation")
+# A row claimed for sending that has not settled within this time is taken to have been lost
+# (the process died, or its settle failed) and becomes due again.
+SENDING_LEASE = timedelta(minutes=2)
 
 
 def enqueue(
@@ -41,7 +45,8 @@ def enqueue(
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[OutboxItem]:
-    """Pending items due now, at most one per participant: the oldest, so order is kept."""
+    """Items due now, at most one per participant: the oldest, so order is kept. A row whose
+    sending lease ran out counts as due again."""
     earlier = aliased(OutboxItem)
     blocked = (
         select(earlier.id)
@@ -56,7 +61,11 @@ async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[Ou
     )
     rows = await session.scalars(
         select(OutboxItem)
-        .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now, ~blocked)
+        .where(
+            OutboxItem.status.in_(("pending", "sending")),
+            OutboxItem.next_attempt_at <= now,
+            ~blocked,
+        )
         .order_by(OutboxItem.id)
         .limit(limit)
     )
@@ -64,12 +73,21 @@ async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[Ou
 
 
 async def cancel_pending(session: AsyncSession, participant_id: int) -> None:
-    """Drop undelivered messages of a participant (they said stop, or asked to be erased)."""
+    """Drop undelivered messages of a participant (they said stop, or asked to be erased), except
+    those that must always reach them (safeguarding signposting)."""
     await session.execute(
         delete(OutboxItem).where(
-            OutboxItem.participant_id == participant_id, OutboxItem.status == "pending"
+            OutboxItem.participant_id == participant_id,
+            OutboxItem.status == "pending",
+            OutboxItem.kind.not_in(ALWAYS_DELIVERED),
         )
     )
+
+
+def claim(item: OutboxItem, now: datetime) -> None:
+    """Mark an item as being sent, with a lease after which it is due again."""
+    item.status = "sending"
+    item.next_attempt_at = now + SENDING_LEASE
 
 
 async def pending_count(session: AsyncSession) -> int:

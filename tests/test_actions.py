@@ -99,15 +99,15 @@ def test_saying_no_to_consent_ends_the_form() -> None:
         ("pause", {"filled": 3}, ["utter_pv_paused"], ["paused"]),
         ("inform", {"filled": 3, "loop": False}, ["utter_pv_resumed"], ["resumed"]),
         ("stop", {"filled": 3}, ["utter_pv_stopped"], ["stopped"]),
-        ("delete_data", {"filled": 3}, ["utter_pv_confirm_delete"], []),
+        ("delete_data", {"filled": 3}, ["utter_pv_confirm_delete"], ["erase_asked"]),
         ("affirm", {"filled": 3, "loop": False, "pending": True}, ["utter_pv_deleted"], ["erase"]),
         (
             "deny",
             {"filled": 3, "loop": False, "pending": True},
             ["utter_pv_delete_cancelled"],
-            ["resumed"],
+            ["erase_cancelled", "resumed"],
         ),
-        ("inform", {"filled": 3, "loop": False, "pending": True}, ["utter_pv_confirm_delete"], []),
+        ("inform", {"filled": 3, "loop": False, "pending": True}, ["utter_pv_confirm_delete"], ["erase_asked"]),
         (
             "start_again",
             {"filled": 3},

@@ -7,6 +7,7 @@ dialogue engine can only be driven by the app (which has already redacted the te
 
 import hmac
 import os
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -29,8 +30,12 @@ class ParentVoiceInput(InputChannel):
             raise ValueError("the parentvoice channel needs a token")
         return cls(str(token))
 
+    # Senders whose last answer is remembered, so a retried message is not run twice.
+    REMEMBERED_SENDERS = 10_000
+
     def __init__(self, token: Text) -> None:
         self.token = token
+        self._last: "OrderedDict[str, tuple[str, list]]" = OrderedDict()
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -49,12 +54,28 @@ class ParentVoiceInput(InputChannel):
                 return response.json({"error": "unauthorised"}, status=401)
             body = request.json or {}
             sender, text = body.get("sender"), body.get("message")
+            message_id = body.get("message_id")
             if not isinstance(sender, str) or not isinstance(text, str):
                 return response.json({"error": "sender and message are required"}, status=400)
+            # The app retries a turn whose answer it did not get (a timeout, a crash before it
+            # stored the answer). Running it again would take the same text as the answer to the
+            # next question, so the remembered answer is returned instead.
+            if isinstance(message_id, str):
+                remembered = self._last.get(sender)
+                if remembered is not None and remembered[0] == message_id:
+                    return response.json(remembered[1])
             collector = CollectingOutputChannel()
             await on_new_message(
-                UserMessage(text, collector, sender, input_channel=self.name(), metadata=None)
+                UserMessage(
+                    text, collector, sender, input_channel=self.name(), metadata=None,
+                    message_id=message_id if isinstance(message_id, str) else None,
+                )
             )
+            if isinstance(message_id, str):
+                self._last[sender] = (message_id, collector.messages)
+                self._last.move_to_end(sender)
+                while len(self._last) > self.REMEMBERED_SENDERS:
+                    self._last.popitem(last=False)
             return response.json(collector.messages)
 
         return hook

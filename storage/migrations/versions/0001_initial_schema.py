@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 04:58:28.090959
+Create Date: 2026-11-22 05:33:02.334991
 """
 
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("consent_followup", sa.Boolean(), nullable=True),
         sa.Column("consent_followup_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("erase_asked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("erase_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("redaction_state", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -61,6 +62,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("current_question", sa.String(length=64), nullable=True),
+        sa.Column("consented_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),

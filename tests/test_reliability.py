@@ -1,0 +1,157 @@
+"""Delivery and dialogue stay correct when things go wrong part-way."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.errors import ConfigError
+from bot.pipeline import _for_rasa
+from bot.rasa import RasaClient
+from bot.sender import RateLimiter
+from storage import conversations, outbox
+from storage.db import make_engine, make_sessionmaker, migrate
+from storage.models import Conversation, Message, OutboxItem, Participant
+from tests.harness import RunningApp
+
+NOW = datetime(2026, 3, 10, 2, 14, tzinfo=UTC)
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    await asyncio.to_thread(migrate, url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_a_row_stuck_in_sending_comes_back_after_its_lease(sessions) -> None:  # type: ignore[no-untyped-def]
+    async with sessions.begin() as session:
+        participant = Participant(
+            pseudonym="p" * 64, channel="web", language="en", created_at=NOW, redaction_state={}
+        )
+        session.add(participant)
+        await session.flush()
+        first = outbox.enqueue(
+            session, participant_id=participant.id, channel="web", kind="reply", text="a", now=NOW
+        )
+        outbox.enqueue(
+            session, participant_id=participant.id, channel="web", kind="reply", text="b", now=NOW
+        )
+        await session.flush()
+        outbox.claim(first, NOW)  # the process died before it settled
+    async with sessions() as session:
+        assert await outbox.due(session, NOW + timedelta(seconds=30)) == []  # b waits behind a
+        again = await outbox.due(session, NOW + outbox.SENDING_LEASE + timedelta(seconds=1))
+        assert [item.text for item in again] == ["a"]
+
+
+async def test_stop_keeps_safeguarding_signposting_queued(sessions) -> None:  # type: ignore[no-untyped-def]
+    async with sessions.begin() as session:
+        participant = Participant(
+            pseudonym="q" * 64, channel="web", language="en", created_at=NOW, redaction_state={}
+        )
+        session.add(participant)
+        await session.flush()
+        for kind in ("reply", "safeguarding", "reply"):
+            outbox.enqueue(
+                session, participant_id=participant.id, channel="web", kind=kind, text=kind, now=NOW
+            )
+        await session.flush()
+        await outbox.cancel_pending(session, participant.id)
+    async with sessions() as session:
+        kinds = [item.kind for item in await session.scalars(select(OutboxItem))]
+    assert kinds == ["safeguarding"]
+
+
+async def test_idle_conversations_expire_and_unconsented_ones_keep_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+    async with sessions.begin() as session:
+        participant = Participant(
+            pseudonym="r" * 64, channel="web", language="en", created_at=NOW, redaction_state={}
+        )
+        session.add(participant)
+        await session.flush()
+        kept = await conversations.start(
+            session,
+            participant_id=participant.id,
+            flow_id="f",
+            flow_version=1,
+            channel="web",
+            language="en",
+            now=NOW,
+        )
+        kept.consented_at = NOW
+        conversations.add_message(
+            session, kept, direction="in", kind="text", text="lovely", question_id="q", now=NOW
+        )
+        unconsented = await conversations.start(
+            session,
+            participant_id=participant.id,
+            flow_id="f",
+            flow_version=1,
+            channel="web",
+            language="en",
+            now=NOW,
+        )
+        conversations.add_message(
+            session, unconsented, direction="in", kind="text", text="hi", question_id=None, now=NOW
+        )
+        fresh = await conversations.start(
+            session,
+            participant_id=participant.id,
+            flow_id="f",
+            flow_version=1,
+            channel="web",
+            language="en",
+            now=NOW + timedelta(days=6),
+        )
+    later = NOW + timedelta(days=7, hours=1)
+    async with sessions.begin() as session:
+        assert await conversations.expire_idle(session, later - timedelta(days=7), later) == 2
+    async with sessions() as session:
+        statuses = {c.id: c.status for c in await session.scalars(select(Conversation))}
+        texts = [m.text for m in await session.scalars(select(Message))]
+    assert statuses == {kept.id: "expired", unconsented.id: "expired", fresh.id: "active"}
+    assert texts == ["lovely"]
+
+
+async def test_a_retried_turn_is_answered_from_rasas_memory_not_run_twice(
+    rasa_server: str, rasa_token: str, actions_host: RunningApp
+) -> None:
+    client = RasaClient(rasa_server, rasa_token)
+    sender = f"retry-{secrets.token_hex(6)}"
+    try:
+        await client.send(sender, '/pv_start{"flow": "hcp_experience"}', message_id="m1")
+        first = await client.send(sender, "yes", message_id="m2")
+        again = await client.send(sender, "yes", message_id="m2")  # the app did not get the answer
+        assert first == again
+        assert "Which service" in first.texts[0][0]
+        nxt = await client.send(sender, "1", message_id="m3")
+        assert "What went well" in nxt.texts[0][0]  # the repeat did not advance the form
+    finally:
+        await client.aclose()
+
+
+def test_leading_slashes_and_spaces_are_removed_before_rasa() -> None:
+    for raw in ("/stop", " /stop", "/ /stop", "\u00a0/stop", "//stop"):
+        assert _for_rasa(raw) == "stop"
+    assert _for_rasa("a/b") == "a/b"
+
+
+async def test_rate_limiter_below_one_per_second_still_sends() -> None:
+    clock = {"t": 0.0}
+    limiter = RateLimiter(0.5, lambda: clock["t"])
+    await limiter.acquire("sms")  # the first send is allowed at once
+    waiter = asyncio.create_task(limiter.acquire("sms"))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    clock["t"] = 2.0
+    await asyncio.wait_for(waiter, 5)
+    with pytest.raises(ConfigError):
+        RateLimiter(0, lambda: 0.0)
