@@ -184,6 +184,9 @@ def _query(flt: ExportFilter) -> Select[Any]:
             Conversation.language,
         )
         .join(Conversation, Message.conversation_id == Conversation.id)
+        # Only what parents agreed to share: a chat that never got past the consent question
+        # (its "hi", or a STOP) is not research data.
+        .where(Conversation.consented_at.is_not(None))
         .order_by(Conversation.public_id, Message.created_at, Message.id)
     )
     if flt.flow_id is not None:

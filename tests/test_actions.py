@@ -107,7 +107,12 @@ def test_saying_no_to_consent_ends_the_form() -> None:
             ["utter_pv_delete_cancelled"],
             ["erase_cancelled", "resumed"],
         ),
-        ("inform", {"filled": 3, "loop": False, "pending": True}, ["utter_pv_confirm_delete"], ["erase_asked"]),
+        (
+            "inform",
+            {"filled": 3, "loop": False, "pending": True},
+            ["utter_pv_confirm_delete"],
+            ["erase_asked"],
+        ),
         (
             "start_again",
             {"filled": 3},

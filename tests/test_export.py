@@ -105,6 +105,7 @@ async def add_conversation(
     flow_version: int = 3,
     channel: str = "telegram",
     language: str = "en",
+    consented: bool = True,
 ) -> str:
     """Store one participant, one conversation and its messages; returns the pseudonym."""
     pseudonym = next(_pseudonyms)
@@ -122,6 +123,7 @@ async def add_conversation(
             channel=channel,
             language=language,
             status="completed",
+            consented_at=NOW if consented else None,
             started_at=NOW,
             updated_at=NOW,
         )
@@ -392,6 +394,18 @@ async def test_filters_are_inclusive_utc_dates(
 
 
 # --- audit -------------------------------------------------------------------------------------
+
+
+async def test_conversations_never_consented_to_are_not_exported(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_conversation(sessions, "agreed000001", [Msg("the clinic was great", NOW)])
+    await add_conversation(sessions, "notagreed001", [Msg("hi", NOW)], consented=False)
+    out = io.BytesIO()
+    rows = await export_messages(sessions, "jsonl", out, ExportFilter(), actor="test", now=NOW)
+    exported = [json.loads(line) for line in out.getvalue().decode().splitlines()]
+    assert rows == 1
+    assert [row["conversation"] for row in exported] == ["agreed000001"]
 
 
 async def test_export_is_audited_with_row_count(sessions: async_sessionmaker[AsyncSession]) -> None:
