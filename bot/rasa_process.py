@@ -159,7 +159,8 @@ class RasaServer:
         self._log_handle: object | None = None
 
     async def start(self) -> None:
-        """Start Rasa (returns at once; use ``wait_ready``)."""
+        """Start Rasa (returns at once; use ``wait_ready``). Any earlier process is stopped first."""
+        await self.stop()
         project_dir, model, token, run_dir, tracker_db, actions_url, log_file, rasa_bin = self._args
         endpoints, credentials = write_runtime_files(run_dir, tracker_db, actions_url)
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +206,12 @@ class RasaServer:
                     pass
                 await asyncio.sleep(0.5)
         raise RasaError(f"rasa did not become ready within {timeout:.0f} s")
+
+    async def wait_exit(self) -> int | None:
+        """Wait until the subprocess ends; its exit code (None if it was never started)."""
+        if self._proc is None:
+            return None
+        return await self._proc.wait()
 
     @property
     def running(self) -> bool:

@@ -260,7 +260,7 @@ def create_app(
 
         tasks.append(asyncio.create_task(_every(3600.0, stop, expire), name="expiry"))
         if config.rasa.manage:
-            tasks.append(asyncio.create_task(_run_rasa(runtime), name="rasa"))
+            tasks.append(asyncio.create_task(_run_rasa(runtime, stop), name="rasa"))
         if telegram_polling and runtime.telegram is not None:
             tasks.append(
                 asyncio.create_task(
@@ -301,8 +301,12 @@ async def _every(seconds: float, stop: asyncio.Event, job: Callable[[], Awaitabl
             await asyncio.wait_for(stop.wait(), seconds)
 
 
-async def _run_rasa(runtime: Runtime) -> None:
-    """Compile flows, train if needed, start Rasa and wait for it; state shows in /healthz."""
+RASA_RESTART_DELAY = 5.0  # seconds before restarting a Rasa that died
+
+
+async def _run_rasa(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Compile flows, train if needed, then keep Rasa running: start it, wait for it, and start
+    it again if it dies, until ``stop``. Its state shows in /healthz."""
     config = runtime.config
     try:
         flow_set = load_flows(config.flows.dir)
@@ -313,23 +317,35 @@ async def _run_rasa(runtime: Runtime) -> None:
         model = await asyncio.to_thread(
             ensure_model, config.rasa.project_dir, config.rasa.model_dir, rasa_bin
         )
-        server = RasaServer(
-            project_dir=config.rasa.project_dir,
-            model=model,
-            url=config.rasa.url,
-            token=runtime.rasa_token,
-            run_dir=config.root / "var" / "rasa",
-            tracker_db=config.rasa.tracker_db,
-            actions_url=f"http://127.0.0.1:{config.server.port}/rasa/actions/webhook",
-            log_file=config.root / "var" / "rasa.log",
-            rasa_bin=rasa_bin,
-        )
-        runtime.rasa_server = server
-        await server.start()
-        await server.wait_ready()
-        runtime.rasa_state = "ok"
-        assert runtime.pipeline is not None
-        await runtime.pipeline.retry_pending()  # anything that arrived while Rasa was starting
     except Exception:
         runtime.rasa_state = "unavailable"
-        log.exception("rasa could not be started")
+        log.exception("rasa could not be prepared")
+        return
+    server = RasaServer(
+        project_dir=config.rasa.project_dir,
+        model=model,
+        url=config.rasa.url,
+        token=runtime.rasa_token,
+        # Rasa's run files and log live beside its tracker store (var/ by default).
+        run_dir=config.rasa.tracker_db.parent / "rasa",
+        tracker_db=config.rasa.tracker_db,
+        actions_url=f"http://127.0.0.1:{config.server.port}{ACTIONS_PATH}",
+        log_file=config.rasa.tracker_db.parent / "rasa.log",
+        rasa_bin=rasa_bin,
+    )
+    runtime.rasa_server = server
+    while not stop.is_set():
+        try:
+            await server.start()
+            await server.wait_ready()
+            runtime.rasa_state = "ok"
+            assert runtime.pipeline is not None
+            await runtime.pipeline.retry_pending()  # anything that arrived while Rasa was down
+            code = await server.wait_exit()
+            log.error("rasa exited with code %s; restarting", code)
+        except Exception as exc:
+            log.error("rasa could not be started: %s", exc)
+            await server.stop()
+        runtime.rasa_state = "unavailable"
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RASA_RESTART_DELAY)

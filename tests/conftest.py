@@ -21,7 +21,7 @@ from tests.fakes.network import (
     uninstall_network_guard,
 )
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.harness import ROOT, Clock, RunningApp, free_port, test_config
+from tests.harness import ROOT, Clock, RunningApp, free_port, make_config
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TELEGRAM_TOKEN = "123456:TEST-token-synthetic"
@@ -113,7 +113,7 @@ async def actions_host(
     functions of the tracker, so it does not matter which instance answers them."""
     tmp = session_dir / "actions"
     tmp.mkdir(exist_ok=True)
-    config = test_config(
+    config = make_config(
         tmp,
         db_url=f"sqlite:///{tmp / 'unused.db'}",
         port=actions_port,
@@ -148,7 +148,7 @@ async def app(
     else:
         pg_name = _create_pg_database()
         db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
-    config = test_config(
+    config = make_config(
         tmp,
         db_url=db_url,
         port=port,

@@ -42,7 +42,7 @@ class Clock:
         self._jumped += timedelta(**delta)
 
 
-def test_config(
+def make_config(
     tmp: Path,
     *,
     db_url: str,
