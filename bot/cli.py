@@ -28,8 +28,16 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
         "Rasa takes about 20 seconds to load; messages sent meanwhile are answered when it is up.\n",
         flush=True,
     )
+    runtime = app.state.runtime
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if runtime.web is not None:
+                runtime.web.close()  # open long-polls end now, so shutdown is prompt and quiet
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
     # access_log off: web chat URLs carry the session id, which is that chat's address.
-    uvicorn.run(
+    server_config = uvicorn.Config(
         app,
         host=config.server.host,
         port=config.server.port,
@@ -37,6 +45,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
         log_level="warning",
         timeout_graceful_shutdown=3,
     )
+    Server(server_config).run()
     return 0
 
 

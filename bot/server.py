@@ -64,6 +64,7 @@ class Runtime:
     rasa: RasaClient | None = None
     rasa_server: RasaServer | None = None
     telegram: TelegramChannel | None = None
+    web: WebChatChannel | None = None
     actions: Actions | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     rasa_state: str = "starting"
@@ -121,6 +122,7 @@ def create_app(
     quiet_third_party()
     runtime = Runtime(config=config, rasa_token=config.rasa.token or secrets.token_urlsafe(24))
     web = WebChatChannel()
+    runtime.web = web
 
     async def handle(inbound: Any) -> None:
         await runtime.ready.wait()

@@ -109,6 +109,7 @@ class WebChatChannel:
         self._boxes: OrderedDict[str, _Mailbox] = OrderedDict()
         # A plain lock, never held across an await: the outbox sender may run on another thread.
         self._lock = threading.Lock()
+        self._closing = False
 
     async def send(self, address: str, message: Outbound) -> str:
         """Put ``message`` in the mailbox of session ``address`` and wake its long-pollers.
@@ -132,6 +133,18 @@ class WebChatChannel:
                 waiter.get_loop().call_soon_threadsafe(_wake, waiter)
         return f"web:{session}:{seq}"
 
+    def close(self) -> None:
+        """Answer every open long-poll now and every later one at once: the server is stopping,
+        and a poll held for 25 s would outlast its graceful shutdown. Safe from a signal handler."""
+        with self._lock:
+            self._closing = True
+            waiters = [waiter for box in self._boxes.values() for waiter in box.waiters]
+            for box in self._boxes.values():
+                box.waiters.clear()
+        for waiter in waiters:
+            with contextlib.suppress(RuntimeError):
+                waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+
     async def _wait_for_messages(
         self, address: str, after: int, wait: float
     ) -> list[dict[str, Any]]:
@@ -152,7 +165,7 @@ class WebChatChannel:
             with self._lock:
                 found = box.after(after)
                 remaining = deadline - loop.time()
-                if found or remaining <= 0:
+                if found or remaining <= 0 or self._closing:
                     return [m.as_json() for m in found]
                 box.waiters.add(waiter)
             try:
