@@ -527,3 +527,15 @@ def test_terminal_chat_explains_when_the_server_is_not_running() -> None:
     run_terminal_chat(url, input_fn=input_from(scripted("hello")), output=out)
 
     assert out.getvalue() == f"Cannot reach ParentVoice at {url} — start it with `make run`\n"
+
+
+async def test_close_answers_open_long_polls_at_once() -> None:
+    """Shutdown must not wait 25 s for a browser's long-poll."""
+    channel = WebChatChannel()
+    session = str(uuid.uuid4())
+    poll = asyncio.create_task(channel._wait_for_messages(session, 0, 20))
+    await asyncio.sleep(0.05)
+    assert not poll.done()
+    channel.close()
+    assert await asyncio.wait_for(poll, 1) == []
+    assert await asyncio.wait_for(channel._wait_for_messages(session, 0, 20), 1) == []
