@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -65,12 +65,6 @@ def make_engine(url: str) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """The one sessionmaker of a process; objects stay readable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def add_sqlite_pragmas(engine: Engine) -> None:
-    """Apply the same SQLite settings to a sync engine (CLI export, tests)."""
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
 
 
 def migrate(url: str, revision: str = "head") -> None:

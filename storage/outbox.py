@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -88,13 +88,6 @@ def claim(item: OutboxItem, now: datetime) -> None:
     """Mark an item as being sent, with a lease after which it is due again."""
     item.status = "sending"
     item.next_attempt_at = now + SENDING_LEASE
-
-
-async def pending_count(session: AsyncSession) -> int:
-    """How many messages wait to be delivered."""
-    return int(
-        await session.scalar(select(func.count()).where(OutboxItem.status == "pending")) or 0
-    )
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
