@@ -51,10 +51,12 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 def _flows(config: Config, args: argparse.Namespace) -> int:
     from flows.compile import compile_flows, write_compiled
-    from flows.spec import lint, load_flows
+    from flows.spec import lint, load_flows, segment_report
 
     flow_set = load_flows(config.flows.dir)
     if args.flows_command == "validate":
+        for item in segment_report(flow_set):
+            print(f"{item.where}: {item.segments} SMS segment(s), {item.encoding}")
         for warning in lint(flow_set):
             print(f"warning: {warning}")
         for flow in flow_set.flows.values():

@@ -17,3 +17,8 @@ def segments(text: str) -> tuple[int, str]:
         return (1 if septets <= 160 else -(-septets // 153)), "GSM-7"
     units = len(text.encode("utf-16-le")) // 2
     return (1 if units <= 70 else -(-units // 67)), "UCS-2"
+
+
+def ucs2_characters(text: str) -> list[str]:
+    """The characters of ``text`` that GSM-7 cannot carry (each forces the whole SMS to UCS-2)."""
+    return [ch for ch in text if ch not in _GSM7_BASIC and ch not in _GSM7_EXTENDED]

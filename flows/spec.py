@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from bot.errors import FlowError
-from bot.segments import segments
+from bot.segments import segments, ucs2_characters
 
 SPEC_VERSION = 1
 QUESTION_TYPES = ("consent", "choice", "text")
@@ -294,18 +294,50 @@ def load_flows(directory: Path) -> FlowSet:
     return FlowSet(flows=flows, messages=messages)
 
 
-def lint(flow_set: FlowSet) -> list[Warning_]:
-    """Advice that does not block: texts over one SMS segment, or forcing UCS-2."""
-    warnings: list[Warning_] = []
+@dataclass(frozen=True)
+class SegmentCount:
+    """How one text travels by SMS in one language."""
+
+    where: str  # "flow 'x' question 'y' [en]" or "messages 'help' [en]"
+    segments: int
+    encoding: str  # "GSM-7" or "UCS-2"
+    forcing: str  # the characters that force UCS-2, if any
+
+
+MAX_SEGMENTS = 2  # above this a message is costly and arrives in pieces on older phones
+
+
+def segment_report(flow_set: FlowSet) -> list[SegmentCount]:
+    """Every question and fixed text, per language, measured in SMS segments."""
+    report: list[SegmentCount] = []
     for flow in flow_set.flows.values():
         for q in flow.questions:
             for lang in flow.languages:
-                count, encoding = segments(q.rendered(lang))
-                if count > 1:
-                    warnings.append(
-                        Warning_(
-                            f"flow {flow.id!r} question {q.id!r} [{lang}]",
-                            f"{count} SMS segments ({encoding}); aim for one",
-                        )
-                    )
+                report.append(
+                    _measure(f"flow {flow.id!r} question {q.id!r} [{lang}]", q.rendered(lang))
+                )
+    for key, texts in flow_set.messages.texts.items():
+        for lang, text in texts.items():
+            report.append(_measure(f"messages {key!r} [{lang}]", text))
+    return report
+
+
+def _measure(where: str, text: str) -> SegmentCount:
+    count, encoding = segments(text)
+    return SegmentCount(where, count, encoding, "".join(sorted(set(ucs2_characters(text)))))
+
+
+def lint(flow_set: FlowSet) -> list[Warning_]:
+    """Advice that does not block: texts over two SMS segments, or with a character forcing UCS-2
+    (one curly quote or emoji more than halves what fits in a segment)."""
+    warnings: list[Warning_] = []
+    for item in segment_report(flow_set):
+        if item.forcing:
+            warnings.append(
+                Warning_(item.where, f"{item.forcing!r} forces UCS-2 ({item.segments} segments)")
+            )
+        if item.segments > MAX_SEGMENTS:
+            warnings.append(
+                Warning_(item.where, f"{item.segments} SMS segments; keep it to {MAX_SEGMENTS}")
+            )
     return warnings

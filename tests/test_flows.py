@@ -133,3 +133,26 @@ def test_validate_command_reports_errors_and_exits_nonzero(
     )
     assert result.returncode == 1
     assert "error: flow 'hcp_experience' question 'went_well': type must be one of" in result.stderr
+
+
+def test_validate_reports_segments_and_warns_on_ucs2_or_long_texts(hcp: dict[str, Any]) -> None:
+    from flows.spec import FlowSet, lint, parse_flow, segment_report
+
+    shipped = load_flows(FLOWS)
+    assert lint(shipped) == []
+    report = {item.where: item for item in segment_report(shipped)}
+    assert report["flow 'hcp_experience' question 'service' [en]"].segments == 1
+    assert report["messages 'help' [en]"].encoding == "GSM-7"
+
+    noisy = copy.deepcopy(hcp)
+    noisy["questions"][2]["text"]["en"] = "What went well? \u2019Tell us\u2019 \U0001f642"
+    noisy["questions"][3]["text"]["en"] = "Tell us more. " * 30
+    warnings = [
+        str(w) for w in lint(FlowSet({"hcp_experience": parse_flow(noisy, "x")}, shipped.messages))
+    ]
+    assert any(
+        "question 'went_well'" in w and "forces UCS-2" in w and "\u2019" in w for w in warnings
+    )
+    assert any(
+        "question 'could_be_better'" in w and "3 SMS segments; keep it to 2" in w for w in warnings
+    )
