@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -25,13 +26,15 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """A token bucket per channel: at most ``rate`` sends per second, bursts up to ``rate``."""
+    """A token bucket per key: at most ``rate`` sends per second, bursts up to ``burst``."""
 
-    def __init__(self, rate: float, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self, rate: float, monotonic: Callable[[], float], burst: float | None = None
+    ) -> None:
         if rate <= 0:
-            raise ConfigError("outbox.per_channel_per_second must be above 0")
+            raise ConfigError("outbox rates must be above 0")
         self._rate = rate
-        self._burst = max(rate, 1.0)  # below 1/s the bucket must still hold one whole send
+        self._burst = max(burst or rate, 1.0)  # below 1/s the bucket must still hold one whole send
         self._monotonic = monotonic
         self._tokens: dict[str, float] = {}
         self._stamp: dict[str, float] = {}
@@ -39,6 +42,8 @@ class RateLimiter:
 
     async def acquire(self, channel: str) -> None:
         """Wait until one more send on ``channel`` is allowed (channels do not wait on each other)."""
+        if len(self._locks) > 10_000:
+            self._forget_idle()
         async with self._locks.setdefault(channel, asyncio.Lock()):
             while True:
                 now = self._monotonic()
@@ -54,6 +59,15 @@ class RateLimiter:
                 self._tokens[channel] = tokens
                 await asyncio.sleep((1 - tokens) / self._rate)
 
+    def _forget_idle(self) -> None:
+        """Drop buckets that have refilled (their state is the default again)."""
+        now = self._monotonic()
+        for key in [
+            k for k, stamp in self._stamp.items() if (now - stamp) * self._rate >= self._burst
+        ]:
+            if not self._locks[key].locked():
+                del self._locks[key], self._stamp[key], self._tokens[key]
+
 
 class OutboxSender:
     """Delivers due outbox rows; ``wake()`` after a commit makes it look at once."""
@@ -67,7 +81,9 @@ class OutboxSender:
         clock: Callable[[], datetime],
         max_attempts: int,
         per_second: float,
+        per_chat_per_second: float = 1.0,
         monotonic: Callable[[], float] | None = None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self._sessions = sessions
         self._senders = senders
@@ -76,6 +92,10 @@ class OutboxSender:
         self._max_attempts = max_attempts
         loop_time = monotonic or (lambda: asyncio.get_running_loop().time())
         self._limiter = RateLimiter(per_second, loop_time)
+        # Telegram asks for about one message per second per chat, allowing short bursts; a turn
+        # of the conversation is at most three messages, so those go out at once.
+        self._chat_limiter = RateLimiter(per_chat_per_second, loop_time, burst=3)
+        self._jitter = jitter
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -86,7 +106,9 @@ class OutboxSender:
         """After a crash, messages caught mid-send go back to pending (at-least-once delivery)."""
         async with self._sessions.begin() as session:
             await session.execute(
-                update(OutboxItem).where(OutboxItem.status == "sending").values(status="pending")
+                update(OutboxItem)
+                .where(OutboxItem.status == "sending")
+                .values(status="pending", next_attempt_at=self._clock())
             )
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
@@ -146,28 +168,35 @@ class OutboxSender:
         opted_out = participant is None or (
             participant.opted_out_at is not None and kind not in outbox.ALWAYS_DELIVERED
         )
+        unreachable = participant is not None and participant.unreachable_at is not None
         error: str | None = None
         retry_after: float | None = None
         permanent = False
         platform_id: str | None = None
+        refused = False  # the platform said this participant cannot be reached
         if sender is None:
             error, permanent = f"channel {channel} is not enabled", True
         elif opted_out or sealed is None:
             error, permanent = "participant opted out", True
+        elif unreachable:
+            error, permanent = "participant unreachable on this channel", True
         else:
             try:
                 address = self._vault.open(sealed)
                 await self._limiter.acquire(channel)
+                await self._chat_limiter.acquire(f"{channel}:{participant_id}")
                 platform_id = await sender.send(address, Outbound(text=text, choices=choices))
             except RetryableDelivery as exc:
                 error, retry_after = str(exc)[:200], exc.retry_after
-            except (PermanentDelivery, ConfigError) as exc:
+            except PermanentDelivery as exc:
+                error, permanent, refused = str(exc)[:200], True, True
+            except ConfigError as exc:
                 error, permanent = str(exc)[:200], True
             except Exception as exc:  # an adapter bug: keep the message, try again later
                 log.exception("unexpected error from %s sender", channel)
                 error = type(exc).__name__
         await self._settle(
-            item_id, participant_id, kind, platform_id, error, permanent, retry_after
+            item_id, participant_id, kind, platform_id, error, permanent, retry_after, refused
         )
 
     async def _settle(
@@ -179,6 +208,7 @@ class OutboxSender:
         error: str | None,
         permanent: bool,
         retry_after: float | None,
+        refused: bool = False,
     ) -> None:
         now = self._clock()
         async with self._sessions.begin() as session:
@@ -193,7 +223,13 @@ class OutboxSender:
                 log.warning("outbox item %s failed for good: %s", item_id, error)
             else:
                 item.status, item.last_error = "pending", error
-                item.next_attempt_at = now + outbox.backoff(item.attempts, retry_after)
+                item.next_attempt_at = now + outbox.backoff(
+                    item.attempts, retry_after, self._jitter()
+                )
+            if refused:
+                participant = await session.get(Participant, participant_id)
+                if participant is not None:
+                    participant.unreachable_at = participant.unreachable_at or now
             if kind == "erase_confirmation" and item.status in ("sent", "failed"):
                 # The parent has been told (or cannot be): now forget them entirely.
                 await erasure.delete_participant(session, participant_id)

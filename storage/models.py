@@ -44,6 +44,7 @@ class Participant(Base):
     consent_followup: Mapped[bool | None]  # agreed to be messaged later about what changed
     consent_followup_at: Mapped[datetime | None]
     opted_out_at: Mapped[datetime | None]  # said STOP: no more messages, ever
+    unreachable_at: Mapped[datetime | None]  # the channel refused for good (blocked, bad number)
     erase_asked_at: Mapped[datetime | None]  # said "delete my data"; we await their yes or no
     erase_requested_at: Mapped[datetime | None]  # confirmed "delete my data"; row goes once told
     # Keyed digests only (bot.redact.RedactionState): placeholders stay consistent for this person.

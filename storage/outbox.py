@@ -68,6 +68,9 @@ async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[Ou
         )
         .order_by(OutboxItem.id)
         .limit(limit)
+        # Several app processes on PostgreSQL: each claims different rows, none waits for another.
+        # (SQLite, the single-process default, renders no FOR UPDATE.)
+        .with_for_update(skip_locked=True, of=OutboxItem)
     )
     return list(rows)
 
@@ -90,8 +93,8 @@ def claim(item: OutboxItem, now: datetime) -> None:
     item.next_attempt_at = now + SENDING_LEASE
 
 
-def backoff(attempts: int, retry_after: float | None) -> timedelta:
-    """Wait before the next attempt: what the platform asked, else 1, 2, 4 ... up to 300 s."""
-    if retry_after is not None:
-        return timedelta(seconds=max(retry_after, 0.5))
-    return timedelta(seconds=min(2 ** max(attempts - 1, 0), 300))
+def backoff(attempts: int, retry_after: float | None, jitter: float = 0.0) -> timedelta:
+    """Wait before the next attempt: what the platform asked, else 1, 2, 4 ... up to 300 s; plus
+    up to 25% ``jitter`` (0..1) so that many messages held back together do not retry together."""
+    base = max(retry_after, 0.5) if retry_after is not None else min(2 ** max(attempts - 1, 0), 300)
+    return timedelta(seconds=base * (1 + 0.25 * jitter))

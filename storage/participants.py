@@ -39,6 +39,7 @@ async def get_or_create(
         session.add(participant)
         await session.flush()
     participant.last_inbound_at = now
+    participant.unreachable_at = None  # they just wrote to us: we can reach them again
     return participant
 
 
