@@ -67,9 +67,25 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class TwilioConfig:
+    enabled: bool
+    account_sid: str
+    auth_token: str
+    messaging_service_sid: str
+    sms_from: str
+    whatsapp_from: str
+    api_base_url: str
+    per_second: float  # messages per second per sender (Twilio's limit depends on the number type)
+    # WhatsApp outside the 24-hour window: approved template ContentSid per message kind and
+    # language, e.g. {"reminder": {"en": "HX..."}}. The message text goes in as variable "1".
+    whatsapp_templates: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
 class ChannelsConfig:
     telegram: TelegramConfig
     web: WebConfig
+    twilio: TwilioConfig
 
 
 @dataclass(frozen=True)
@@ -254,7 +270,9 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             default_language=flows.text("default_language", "en"),
         ),
         channels=ChannelsConfig(
-            telegram=tg, web=WebConfig(enabled=channels.section("web").flag("enabled", True))
+            telegram=tg,
+            web=WebConfig(enabled=channels.section("web").flag("enabled", True)),
+            twilio=_twilio(channels.section("twilio")),
         ),
         security=SecurityConfig(pseudonym_key=pseudonym_key, vault_key=vault_key),
         outbox=OutboxConfig(
@@ -264,6 +282,43 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
         logging=LoggingConfig(level=level, file=(root / log_file) if log_file else None),
         root=root,
     )
+
+
+def _twilio(section: _Section) -> TwilioConfig:
+    templates_raw = section._raw.get("whatsapp_templates") or {}
+    if not isinstance(templates_raw, dict) or not all(
+        isinstance(v, dict) and all(isinstance(sid, str) for sid in v.values())
+        for v in templates_raw.values()
+    ):
+        raise ConfigError(
+            "channels.twilio.whatsapp_templates must map message kind -> language -> ContentSid"
+        )
+    config = TwilioConfig(
+        enabled=section.flag("enabled", False),
+        account_sid=section.text("account_sid", ""),
+        auth_token=section.text("auth_token", ""),
+        messaging_service_sid=section.text("messaging_service_sid", ""),
+        sms_from=section.text("sms_from", ""),
+        whatsapp_from=section.text("whatsapp_from", ""),
+        api_base_url=section.text("api_base_url", "https://api.twilio.com").rstrip("/"),
+        per_second=section.number("per_second", 1.0),
+        whatsapp_templates={
+            str(k): {str(lang): str(sid) for lang, sid in v.items()}
+            for k, v in templates_raw.items()
+        },
+    )
+    if config.enabled:
+        if not (config.account_sid and config.auth_token):
+            raise ConfigError(
+                "channels.twilio.account_sid and auth_token are required when Twilio is enabled"
+            )
+        if not (config.messaging_service_sid or config.sms_from or config.whatsapp_from):
+            raise ConfigError(
+                "channels.twilio needs messaging_service_sid, or sms_from and/or whatsapp_from, to send from"
+            )
+    if config.per_second <= 0:
+        raise ConfigError("channels.twilio.per_second must be above 0")
+    return config
 
 
 def _resolve_sqlite(url: str, root: Path) -> str:

@@ -66,4 +66,12 @@ class RetryableDelivery(DeliveryError):
 
 
 class PermanentDelivery(DeliveryError):
-    """A failure that retrying cannot fix, e.g. the parent blocked the bot."""
+    """A failure that retrying cannot fix, e.g. the parent blocked the bot.
+
+    ``unsubscribed`` is True when the platform says the person opted out of messages from us (for
+    example by texting STOP to the carrier): they are then opted out of everything.
+    """
+
+    def __init__(self, reason: str, unsubscribed: bool = False) -> None:
+        super().__init__(reason)
+        self.unsubscribed = unsubscribed

@@ -24,6 +24,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import ParentVoiceError
+from storage.db import as_utc
 from storage.models import AuditEntry, Conversation, Message
 
 __all__ = [
@@ -106,7 +107,7 @@ async def export_messages(
     async with sessions.begin() as session:
         session.add(
             AuditEntry(
-                at=_as_utc(now),
+                at=as_utc(now),
                 actor=actor,
                 action="export",
                 detail={
@@ -204,13 +205,6 @@ def _midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC, so naive means UTC.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def _record(row: Sequence[Any]) -> dict[str, str | int]:
     public_id, flow, version, question, direction, text, created_at, channel, language = row
     return {
@@ -221,7 +215,7 @@ def _record(row: Sequence[Any]) -> dict[str, str | int]:
         "question_id": question or "",
         "direction": direction,
         "text": text,
-        "time": _as_utc(created_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": as_utc(created_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "channel": channel,
         "language": language,
     }

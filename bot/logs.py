@@ -12,6 +12,7 @@ from pathlib import Path
 # sqlalchemy and aiosqlite log statements with their parameters (message text) at INFO/DEBUG.
 CHATTY_LIBRARIES = (
     "httpx", "httpcore", "telegram", "apscheduler", "uvicorn.access", "hpack", "sqlalchemy", "aiosqlite",
+    "twilio", "aiohttp",  # twilio logs request URLs and headers at INFO
 )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -26,12 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import safeguarding
 from bot.channels.base import Inbound, InboundKind
 from bot.errors import RasaError
+from bot.keywords import Keyword, sms_keyword
 from bot.pseudonym import pseudonym
 from bot.rasa import BotTurn, RasaClient
 from bot.redact import RedactionState, Redactor
 from bot.vault import Vault
 from flows.spec import FlowSet
 from storage import conversations, erasure, inbox, outbox, participants
+from storage.db import as_utc
 from storage.models import Conversation, InboxItem, Message, Participant, SafeguardingAlert
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class _Plan:
     conversation_id: int | None  # the conversation it belongs to; None = start a new one
     reopt_in: bool = False
     fresh_tracker: bool = False  # a new conversation: Rasa starts from an empty tracker
+    keyword: Keyword | None = None  # an SMS keyword the app answers itself (stop, help)
 
 
 class Pipeline:
@@ -229,7 +232,7 @@ class Pipeline:
                 item = await session.get(InboxItem, item_id)
                 if item is not None:
                     item.attempts += 1
-                    if _aware(item.received_at) < self._clock() - GIVE_UP_AFTER:
+                    if as_utc(item.received_at) < self._clock() - GIVE_UP_AFTER:
                         item.status = "failed"
                         log.error("inbox item %s failed after %s attempts", item_id, item.attempts)
         except Exception as db_exc:
@@ -249,19 +252,28 @@ class Pipeline:
             if participant.erase_requested_at is not None:
                 return _Plan(rasa_text=None, conversation_id=None), who
             text = "" if item.kind == InboundKind.MEDIA.value else _for_rasa(item.text)
+            keyword = sms_keyword(item.text) if item.channel == "sms" and text else None
             open_conv = await conversations.open_conversation(session, participant.id)
+            latest = open_conv or await conversations.latest_conversation(session, participant.id)
+            latest_id = latest.id if latest is not None else None
+            opted_out = participant.opted_out_at is not None
+            if keyword == "stop":  # exactly as carriers do: whatever else it might mean
+                return _Plan(None, latest_id, fresh_tracker=True, keyword="stop"), who
+            if keyword == "help" and (opted_out or open_conv is None):
+                return _Plan(None, latest_id, keyword="help"), who
+            if keyword == "start" and opted_out:
+                return _Plan(
+                    self._start_text(participant), None, reopt_in=True, fresh_tracker=True
+                ), who
             if open_conv is not None:
                 return _Plan(rasa_text=text or "/pv_media", conversation_id=open_conv.id), who
-            latest = await conversations.latest_conversation(session, participant.id)
-            latest_id = latest.id if latest is not None else None
             recently_finished = (
                 latest is not None
                 and latest.status == "completed"
                 and latest.ended_at is not None
-                and _aware(latest.ended_at) >= self._clock() - FINISHED_GRACE
+                and as_utc(latest.ended_at) >= self._clock() - FINISHED_GRACE
             )
             erase_asked = participant.erase_asked_at is not None
-            opted_out = participant.opted_out_at is not None
             start = self._start_text(participant)
         # No conversation in progress. "Delete my data" and "stop" must still work: after STOP,
         # and long after finishing. So ask Rasa's NLU what this is before starting a new survey.
@@ -295,6 +307,8 @@ class Pipeline:
                 return False
             participant = await session.get(Participant, item.participant_id)
             assert participant is not None
+            if plan.keyword is not None:
+                await self._keyword(session, participant, plan, now)
             if plan.rasa_text is None:
                 inbox.done(item, now)
                 return False
@@ -404,6 +418,29 @@ class Pipeline:
             participant.erase_asked_at = None
         return current
 
+    async def _keyword(
+        self, session: AsyncSession, participant: Participant, plan: _Plan, now: datetime
+    ) -> None:
+        """STOP: opted out of everything, one confirmation. HELP: the help text, even after STOP."""
+        if plan.keyword == "help":
+            self._reply(session, participant, "keyword_reply", self._text("help", participant), now)
+            return
+        if participant.opted_out_at is not None:
+            return  # one confirmation only
+        participant.opted_out_at = now
+        participant.erase_asked_at = None
+        current = (
+            await session.get(Conversation, plan.conversation_id) if plan.conversation_id else None
+        )
+        if current is not None and current.status in conversations.OPEN:
+            if current.consented_at is None:
+                await conversations.forget_content(session, current)
+            conversations.end(current, "stopped", now)
+        await outbox.cancel_pending(session, participant.id)
+        self._reply(
+            session, participant, "stop_confirmation", self._text("stopped", participant), now
+        )
+
     # -- helpers -----------------------------------------------------------------------------
 
     async def _start_conversation(
@@ -453,8 +490,3 @@ def _for_rasa(text: str) -> str:
     """Text as Rasa may see it: a leading '/' (after any spaces) would let a parent trigger
     intents by name, so every leading slash and space goes."""
     return _LEADING_SLASHES.sub("", text).strip()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

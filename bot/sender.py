@@ -11,18 +11,21 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Outbound, Sender
+from bot.channels.base import Outbound, Sender, TemplateSender
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
 from bot.vault import Vault
 from storage import erasure, outbox, participants
+from storage.db import as_utc
 from storage.models import OutboxItem, Participant
 
 log = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = timedelta(hours=24)
 
 
 class RateLimiter:
@@ -82,6 +85,7 @@ class OutboxSender:
         max_attempts: int,
         per_second: float,
         per_chat_per_second: float = 1.0,
+        whatsapp_templates: Mapping[str, Mapping[str, str]] | None = None,
         monotonic: Callable[[], float] | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -96,6 +100,7 @@ class OutboxSender:
         # of the conversation is at most three messages, so those go out at once.
         self._chat_limiter = RateLimiter(per_chat_per_second, loop_time, burst=3)
         self._jitter = jitter
+        self._whatsapp_templates = whatsapp_templates or {}
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -174,6 +179,7 @@ class OutboxSender:
         permanent = False
         platform_id: str | None = None
         refused = False  # the platform said this participant cannot be reached
+        unsubscribed = False  # ... because they opted out of our messages
         if sender is None:
             error, permanent = f"channel {channel} is not enabled", True
         elif opted_out or sealed is None:
@@ -185,19 +191,51 @@ class OutboxSender:
                 address = self._vault.open(sealed)
                 await self._limiter.acquire(channel)
                 await self._chat_limiter.acquire(f"{channel}:{participant_id}")
-                platform_id = await sender.send(address, Outbound(text=text, choices=choices))
+                assert participant is not None
+                template = self._template_needed(channel, kind, participant)
+                if template is None:
+                    platform_id = await sender.send(address, Outbound(text=text, choices=choices))
+                elif isinstance(sender, TemplateSender) and template:
+                    platform_id = await sender.send_template(address, template, {"1": text})
+                else:
+                    raise PermanentDelivery(
+                        f"outside WhatsApp's 24-hour window and no template for {kind!r}"
+                    )
             except RetryableDelivery as exc:
                 error, retry_after = str(exc)[:200], exc.retry_after
             except PermanentDelivery as exc:
                 error, permanent, refused = str(exc)[:200], True, True
+                unsubscribed = exc.unsubscribed
             except ConfigError as exc:
                 error, permanent = str(exc)[:200], True
             except Exception as exc:  # an adapter bug: keep the message, try again later
                 log.exception("unexpected error from %s sender", channel)
                 error = type(exc).__name__
         await self._settle(
-            item_id, participant_id, kind, platform_id, error, permanent, retry_after, refused
+            item_id,
+            participant_id,
+            kind,
+            platform_id,
+            error,
+            permanent,
+            retry_after,
+            refused,
+            unsubscribed,
         )
+
+    def _template_needed(self, channel: str, kind: str, participant: Participant) -> str | None:
+        """None if free text may be sent; else the WhatsApp template to use ("" if none is set).
+
+        WhatsApp allows free text only within 24 hours of the person's last message; after that,
+        only a template approved in advance.
+        """
+        if channel != "whatsapp":
+            return None
+        last = participant.last_inbound_at
+        if last is not None and self._clock() - as_utc(last) < WHATSAPP_WINDOW:
+            return None
+        by_language = self._whatsapp_templates.get(kind, {})
+        return by_language.get(participant.language) or by_language.get("en") or ""
 
     async def _settle(
         self,
@@ -209,6 +247,7 @@ class OutboxSender:
         permanent: bool,
         retry_after: float | None,
         refused: bool = False,
+        unsubscribed: bool = False,
     ) -> None:
         now = self._clock()
         async with self._sessions.begin() as session:
@@ -230,6 +269,10 @@ class OutboxSender:
                 participant = await session.get(Participant, participant_id)
                 if participant is not None:
                     participant.unreachable_at = participant.unreachable_at or now
+                    if (
+                        unsubscribed
+                    ):  # e.g. they texted STOP to the carrier: no more messages at all
+                        participant.opted_out_at = participant.opted_out_at or now
             if kind == "erase_confirmation" and item.status in ("sent", "failed"):
                 # The parent has been told (or cannot be): now forget them entirely.
                 await erasure.delete_participant(session, participant_id)

@@ -162,8 +162,13 @@ class OutboxItem(Base):
     next_attempt_at: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    platform_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     last_error: Mapped[str | None] = mapped_column(String(200))
+    # What the platform reported afterwards (Twilio status callbacks): queued, sent, delivered,
+    # undelivered, failed, read. Only ever moves forward, whatever order callbacks arrive in.
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_status_at: Mapped[datetime | None]
+    delivery_error_code: Mapped[int | None] = mapped_column(Integer)
 
 
 class SafeguardingAlert(Base):

@@ -12,7 +12,9 @@ from storage.models import OutboxItem
 
 # Delivered even to someone who has opted out: help in a crisis, and the answers to their own
 # stop or erasure request. Never cancelled by a later STOP or erasure either.
-ALWAYS_DELIVERED = ("safeguarding", "stop_confirmation", "erase_question", "erase_confirmation")
+ALWAYS_DELIVERED = (
+    "safeguarding", "stop_confirmation", "erase_question", "erase_confirmation", "keyword_reply",
+)  # fmt: skip
 # A row claimed for sending that has not settled within this time is taken to have been lost
 # (the process died, or its settle failed) and becomes due again.
 SENDING_LEASE = timedelta(minutes=2)
@@ -98,3 +100,35 @@ def backoff(attempts: int, retry_after: float | None, jitter: float = 0.0) -> ti
     up to 25% ``jitter`` (0..1) so that many messages held back together do not retry together."""
     base = max(retry_after, 0.5) if retry_after is not None else min(2 ** max(attempts - 1, 0), 300)
     return timedelta(seconds=base * (1 + 0.25 * jitter))
+
+
+# Later in a message's life is higher. A failure outranks "sent" but not "delivered": a late
+# "failed" for a message the phone already confirmed is a platform hiccup, not news.
+_STATUS_RANK = {"accepted": 0, "scheduled": 0, "queued": 0, "sending": 1, "sent": 2,
+                "undelivered": 3, "failed": 3, "delivered": 4, "read": 5}  # fmt: skip
+
+
+async def record_delivery_status(
+    session: AsyncSession,
+    platform_message_id: str,
+    status: str,
+    error_code: int | None,
+    now: datetime,
+) -> OutboxItem | None:
+    """Record a platform's report on a message we sent; a repeat or an older report changes
+    nothing. Returns the message, or None if it is not ours (or was erased since)."""
+    item = (
+        await session.execute(
+            select(OutboxItem).where(OutboxItem.platform_message_id == platform_message_id)
+        )
+    ).scalar_one_or_none()
+    if item is None:
+        return None
+    rank = _STATUS_RANK.get(status)
+    if rank is None:
+        return item
+    if item.delivery_status is None or rank > _STATUS_RANK.get(item.delivery_status, -1):
+        item.delivery_status, item.delivery_status_at = status, now
+        if error_code is not None:
+            item.delivery_error_code = error_code
+    return item

@@ -7,10 +7,11 @@ towards the pseudonymiser and the encrypted contact vault; it is never stored in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class InboundKind(StrEnum):
@@ -51,4 +52,15 @@ class Sender(Protocol):
 
         Raises ``RetryableDelivery`` or ``PermanentDelivery`` (bot.errors) on failure.
         """
+        ...
+
+
+@runtime_checkable
+class TemplateSender(Protocol):
+    """A channel that can send a pre-approved template (WhatsApp outside its 24-hour window)."""
+
+    async def send_template(
+        self, address: str, content_sid: str, variables: Mapping[str, str]
+    ) -> str:
+        """Send template ``content_sid`` filled with ``variables``; return the platform's id."""
         ...

@@ -54,7 +54,6 @@ __all__ = [
     "TwilioChannel",
     "TwilioPermanent",
     "TwilioSettings",
-    "opt_out_keyword",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -83,12 +82,6 @@ _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 # Twilio's reserved SMS keywords (Advanced Opt-Out defaults). Twilio also reads YES as START;
 # our questions take "yes" as an answer, so it is not treated as one here.
-_KEYWORDS: dict[str, Literal["stop", "start", "help"]] = {
-    **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit"), "stop"),
-    **dict.fromkeys(("start", "unstop"), "start"),
-    **dict.fromkeys(("help", "info"), "help"),
-}
-_EDGES = re.compile(r"^[\W_]+|[\W_]+$")  # spaces, punctuation, emoji around the word
 
 
 @dataclass(frozen=True)
@@ -120,22 +113,17 @@ class StatusUpdate:
 
 
 class TwilioPermanent(PermanentDelivery):
-    """A failure that retrying cannot fix, with Twilio's error code (e.g. 21610) when it gave one."""
+    """A failure that retrying cannot fix, with Twilio's error code (e.g. 21610) when it gave one.
+
+    ``unsubscribed`` is True for 21610: the parent texted STOP, so the outbox opts them out.
+    """
 
     def __init__(self, reason: str, code: int | None) -> None:
         super().__init__(reason)
         self.code = code
-
-
-def opt_out_keyword(text: str) -> Literal["stop", "start", "help"] | None:
-    """Which Twilio reserved keyword ``text`` is, if the whole message is one.
-
-    Case-insensitive, ignoring spaces and punctuation around the word (" Stop ", "stop.").
-    A sentence that merely contains one ("please stop texting me") is not a keyword; reading
-    that is Rasa's job. Twilio acts on these itself for SMS (a STOP blocks further sends with
-    error 21610) and still forwards the message; for WhatsApp it does nothing.
-    """
-    return _KEYWORDS.get(_EDGES.sub("", text).casefold())
+        # Set as an attribute rather than passed up, so this works whether or not
+        # PermanentDelivery's constructor takes ``unsubscribed``.
+        self.unsubscribed = code == UNSUBSCRIBED
 
 
 @dataclass
@@ -167,8 +155,9 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio
     Every request goes to ``base_url``: right because this channel only calls the Messages
     resource of the api.twilio.com domain; do not reuse this for other Twilio domains.
 
-    Also fixes a trap: ``AsyncTwilioHttpClient`` stores ``timeout`` but never uses it, and passes
-    the per-call ``timeout=None`` on to aiohttp, which then turns off even its own default.
+    Also fixes two traps of ``AsyncTwilioHttpClient``: it stores ``timeout`` but never uses it,
+    passing the per-call ``timeout=None`` on to aiohttp, which then turns off even its own
+    default; and it authenticates in a way aiohttp 3.14 deprecates.
     """
 
     def __init__(self, base_url: str, timeout: float) -> None:
@@ -202,13 +191,17 @@ class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio
         allow_redirects: bool = False,
     ) -> Any:
         """Send one SDK request to ``base_url``; note Retry-After for the caller's probe."""
+        if auth is not None:
+            # The parent hands ``auth`` to aiohttp as BasicAuth / ``auth=``, both deprecated
+            # (warnings now, gone in aiohttp 4); the header is what they would have produced.
+            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
         response = await super().request(
             method,
             self.rebase(url),
             params=params,
             data=data,
             headers=headers,
-            auth=auth,
+            auth=None,
             timeout=self.timeout if timeout is None else timeout,
             allow_redirects=allow_redirects,
         )
@@ -225,7 +218,7 @@ class TwilioChannel:
         """Check the settings; no network call and no HTTP session until ``start()``."""
         if name not in ("sms", "whatsapp"):
             raise ConfigError(f"twilio: unknown channel {name!r}; expected 'sms' or 'whatsapp'")
-        self.name: Literal["sms", "whatsapp"] = name
+        self.name: str = name  # plain str: the Sender protocol's attribute is a (mutable) str
         _check_settings(name, settings)
         self._settings = settings
         self._from = ""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 05:46:21.839344
+Create Date: 2026-11-22 05:51:05.795403
 """
 from alembic import op
 import sqlalchemy as sa
@@ -103,10 +103,14 @@ def upgrade() -> None:
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('platform_message_id', sa.String(length=128), nullable=True),
     sa.Column('last_error', sa.String(length=200), nullable=True),
+    sa.Column('delivery_status', sa.String(length=16), nullable=True),
+    sa.Column('delivery_status_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('delivery_error_code', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['participant_id'], ['participants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_platform_message_id'), ['platform_message_id'], unique=False)
         batch_op.create_index('ix_outbox_status_due', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('answers',
@@ -163,6 +167,7 @@ def downgrade() -> None:
     op.drop_table('answers')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_due')
+        batch_op.drop_index(batch_op.f('ix_outbox_platform_message_id'))
 
     op.drop_table('outbox')
     with op.batch_alter_table('inbox', schema=None) as batch_op:
