@@ -8,6 +8,7 @@ This is the only module that reads the environment. Everything else receives a `
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -286,6 +287,13 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
 
 def _twilio(section: _Section) -> TwilioConfig:
     templates_raw = section._raw.get("whatsapp_templates") or {}
+    if isinstance(templates_raw, str):  # from the environment: JSON
+        try:
+            templates_raw = json.loads(templates_raw)
+        except ValueError as exc:
+            raise ConfigError(
+                "channels.twilio.whatsapp_templates must be JSON when set from the environment"
+            ) from exc
     if not isinstance(templates_raw, dict) or not all(
         isinstance(v, dict) and all(isinstance(sid, str) for sid in v.values())
         for v in templates_raw.values()

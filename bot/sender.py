@@ -84,8 +84,9 @@ class OutboxSender:
         clock: Callable[[], datetime],
         max_attempts: int,
         per_second: float,
-        per_chat_per_second: float = 1.0,
+        chat_rates: Mapping[str, float] | None = None,
         whatsapp_templates: Mapping[str, Mapping[str, str]] | None = None,
+        channel_rates: Mapping[str, float] | None = None,
         monotonic: Callable[[], float] | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -95,10 +96,17 @@ class OutboxSender:
         self._clock = clock
         self._max_attempts = max_attempts
         loop_time = monotonic or (lambda: asyncio.get_running_loop().time())
-        self._limiter = RateLimiter(per_second, loop_time)
-        # Telegram asks for about one message per second per chat, allowing short bursts; a turn
-        # of the conversation is at most three messages, so those go out at once.
-        self._chat_limiter = RateLimiter(per_chat_per_second, loop_time, burst=3)
+        # One bucket per channel; Twilio's rate is per sending number, set in config.
+        self._limiters = {
+            channel: RateLimiter(rate, loop_time) for channel, rate in (channel_rates or {}).items()
+        }
+        self._default_limiter = RateLimiter(per_second, loop_time)
+        # Per-conversation limits where a platform has one (Telegram: about 1/s per chat, short
+        # bursts allowed; a turn is at most three messages, so those go out at once).
+        self._chat_limiters = {
+            channel: RateLimiter(rate, loop_time, burst=3)
+            for channel, rate in (chat_rates or {}).items()
+        }
         self._jitter = jitter
         self._whatsapp_templates = whatsapp_templates or {}
         self._wake = asyncio.Event()
@@ -189,8 +197,9 @@ class OutboxSender:
         else:
             try:
                 address = self._vault.open(sealed)
-                await self._limiter.acquire(channel)
-                await self._chat_limiter.acquire(f"{channel}:{participant_id}")
+                await self._limiters.get(channel, self._default_limiter).acquire(channel)
+                if channel in self._chat_limiters:
+                    await self._chat_limiters[channel].acquire(str(participant_id))
                 assert participant is not None
                 template = self._template_needed(channel, kind, participant)
                 if template is None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -24,6 +25,7 @@ from bot import tracker_store
 from bot.actions import ActionNotFound, Actions, token_ok
 from bot.channels.base import Sender
 from bot.channels.telegram import TelegramChannel
+from bot.channels.twilio import UNSUBSCRIBED, TwilioChannel, TwilioSettings
 from bot.channels.web import WebChatChannel
 from bot.config import Config
 from bot.errors import RasaError, WebhookRejected
@@ -36,13 +38,15 @@ from bot.sender import OutboxSender
 from bot.vault import Vault
 from flows.compile import compile_flows, write_compiled
 from flows.spec import load_flows
-from storage import conversations
+from storage import conversations, outbox
 from storage.db import make_engine, make_sessionmaker, migrate
+from storage.models import Participant
 
 log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 5.0  # seconds between passes over inbox items left pending
 ACTIONS_PATH = "/rasa/actions/webhook"
+TELEGRAM_PER_CHAT_PER_SECOND = 1.0  # Telegram's advice for one chat
 # A conversation untouched this long is closed as expired (answers kept). It must be shorter than
 # rasa.tracker_retention_days, so Rasa never forgets a conversation the app still has open.
 CONVERSATION_EXPIRY = timedelta(days=7)
@@ -64,6 +68,7 @@ class Runtime:
     rasa: RasaClient | None = None
     rasa_server: RasaServer | None = None
     telegram: TelegramChannel | None = None
+    twilio: dict[str, TwilioChannel] = field(default_factory=dict)  # "sms", "whatsapp"
     web: WebChatChannel | None = None
     actions: Actions | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -115,6 +120,19 @@ class _TooLarge(Exception):
     pass
 
 
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def _twilio_form(body: bytes) -> dict[str, str]:
+    """Twilio posts application/x-www-form-urlencoded; 400 for anything we cannot read."""
+    try:
+        return dict(
+            parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WebhookRejected(400, "the body is not a form") from exc
+
+
 def create_app(
     config: Config, *, clock: Callable[[], datetime] = utc_now, telegram_polling: bool = False
 ) -> Starlette:
@@ -145,6 +163,51 @@ def create_app(
                 log.error("telegram update not recorded: %s", type(exc).__name__)
                 return JSONResponse({"error": "temporarily unavailable"}, 503)
         return JSONResponse({"ok": True})
+
+    async def twilio_inbound(request: Request) -> Response:
+        channel = runtime.twilio.get(request.path_params["kind"])
+        if channel is None:
+            return JSONResponse({"error": "this Twilio channel is not enabled"}, 404)
+        try:
+            params = _twilio_form(await request.body())
+            channel.verify(_public_url(request), params, request.headers.get("X-Twilio-Signature"))
+            inbound = channel.parse_inbound(params, clock())
+        except WebhookRejected as exc:
+            return JSONResponse({"error": exc.reason}, exc.status)
+        if inbound is not None:
+            try:
+                await handle(inbound)
+            except Exception as exc:  # the database is unavailable: Twilio will retry
+                log.error("twilio message not recorded: %s", type(exc).__name__)
+                return JSONResponse({"error": "temporarily unavailable"}, 503)
+        # Replies go through the outbox and the REST API, never as TwiML: answer with nothing.
+        return Response(EMPTY_TWIML, media_type="application/xml")
+
+    async def twilio_status(request: Request) -> Response:
+        channel = next(iter(runtime.twilio.values()), None)
+        if channel is None:
+            return JSONResponse({"error": "Twilio is not enabled"}, 404)
+        try:
+            params = _twilio_form(await request.body())
+            channel.verify(_public_url(request), params, request.headers.get("X-Twilio-Signature"))
+            update = channel.parse_status(params)
+        except WebhookRejected as exc:
+            return JSONResponse({"error": exc.reason}, exc.status)
+        now = clock()
+        async with sessions.begin() as session:
+            item = await outbox.record_delivery_status(
+                session, update.message_id, update.status, update.error_code, now
+            )
+            if item is not None and update.error_code == UNSUBSCRIBED:
+                participant = await session.get(Participant, item.participant_id)
+                if participant is not None:  # they texted STOP to the carrier
+                    participant.opted_out_at = participant.opted_out_at or now
+        return Response(status_code=204)
+
+    def _public_url(request: Request) -> str:
+        """The URL Twilio signed: ours as the public sees it, not as a proxy forwarded it."""
+        query = f"?{request.url.query}" if request.url.query else ""
+        return f"{config.server.public_url}{request.url.path}{query}"
 
     async def rasa_actions(request: Request) -> Response:
         if not token_ok(request.query_params.get("token"), runtime.rasa_token):
@@ -189,6 +252,8 @@ def create_app(
         Route("/", home),
         Route("/healthz", healthz),
         Route("/webhooks/telegram", telegram_webhook, methods=["POST"]),
+        Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
+        Route("/webhooks/twilio/{kind:str}", twilio_inbound, methods=["POST"]),
         Route(ACTIONS_PATH, rasa_actions, methods=["POST"]),
     ]
     if config.channels.web.enabled:
@@ -215,6 +280,22 @@ def create_app(
             senders["telegram"] = runtime.telegram
             if not telegram_polling and config.server.public_url.startswith("https://"):
                 await runtime.telegram.set_webhook(f"{config.server.public_url}/webhooks/telegram")
+        tw = config.channels.twilio
+        if tw.enabled:
+            settings = TwilioSettings(
+                account_sid=tw.account_sid,
+                auth_token=tw.auth_token,
+                messaging_service_sid=tw.messaging_service_sid,
+                sms_from=tw.sms_from,
+                whatsapp_from=tw.whatsapp_from,
+                api_base_url=tw.api_base_url,
+                status_callback_url=f"{config.server.public_url}/webhooks/twilio/status",
+            )
+            for kind, sender_number in (("sms", tw.sms_from), ("whatsapp", tw.whatsapp_from)):
+                if sender_number or tw.messaging_service_sid:
+                    runtime.twilio[kind] = TwilioChannel(kind, settings)  # type: ignore[arg-type]
+                    await runtime.twilio[kind].start()
+                    senders[kind] = runtime.twilio[kind]
         sender = OutboxSender(
             sessions=sessions,
             senders=senders,
@@ -222,6 +303,9 @@ def create_app(
             clock=clock,
             max_attempts=config.outbox.max_attempts,
             per_second=config.outbox.per_channel_per_second,
+            channel_rates={kind: tw.per_second for kind in runtime.twilio},
+            chat_rates={"telegram": TELEGRAM_PER_CHAT_PER_SECOND},
+            whatsapp_templates=tw.whatsapp_templates,
         )
         runtime.sender = sender
 
@@ -279,6 +363,8 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             if runtime.telegram is not None:
                 await runtime.telegram.stop()
+            for channel in runtime.twilio.values():
+                await channel.stop()
             if runtime.rasa_server is not None:
                 await runtime.rasa_server.stop()
             await runtime.rasa.aclose()

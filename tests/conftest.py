@@ -21,6 +21,7 @@ from tests.fakes.network import (
     uninstall_network_guard,
 )
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.harness import ROOT, Clock, RunningApp, free_port, make_config
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -60,6 +61,12 @@ def actions_port() -> int:
 @pytest.fixture(scope="session")
 async def telegram_api() -> AsyncIterator[FakeTelegramAPI]:
     async with FakeTelegramAPI(TELEGRAM_TOKEN) as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+async def twilio_api() -> AsyncIterator[FakeTwilioAPI]:
+    async with FakeTwilioAPI() as api:
         yield api
 
 
@@ -131,6 +138,7 @@ async def actions_host(
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def app(
     request: pytest.FixtureRequest,
+    twilio_api: FakeTwilioAPI,
     session_dir: Path,
     rasa_server: str,
     rasa_token: str,
@@ -156,6 +164,7 @@ async def app(
         rasa_token=rasa_token,
         telegram_api=telegram_api.base_url,
         pseudonym_key=f"test-pseudonym-key-{backend}-0123456789",
+        twilio_api=twilio_api.base_url,
     )
     running = RunningApp(config, Clock())
     await running.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,11 +18,14 @@ from tests.fakes.telegram_api import (
     make_sticker_update,
     make_text_update,
 )
+from tests.fakes.twilio_api import FakeTwilioAPI, new_sid, signed_form, sms_params, whatsapp_params
 from tests.harness import RunningApp
 
 _update_ids = itertools.count(1000)
 _chat_ids = itertools.count(700_000_001)
+_phone_suffixes = itertools.count(100)  # within Ofcom's drama range 07700 900000-900999
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CHANNELS = ("telegram", "sms", "whatsapp")
 
 
 def new_chat_id() -> int:
@@ -30,37 +33,77 @@ def new_chat_id() -> int:
     return next(_chat_ids)
 
 
+def new_phone() -> str:
+    """A synthetic UK mobile number no other test uses (Ofcom's range for drama)."""
+    suffix = next(_phone_suffixes)
+    assert suffix < 1000, "out of synthetic numbers"
+    return f"+447700900{suffix:03d}"
+
+
 @dataclass
 class Parent:
-    """One synthetic parent chatting with the bot on Telegram."""
+    """One synthetic parent chatting with the bot on Telegram, SMS or WhatsApp, through each
+    platform's webhook as the platform would call it; replies are read from the fake APIs."""
 
     app: RunningApp
     api: FakeTelegramAPI
     chat_id: int
+    channel: str = "telegram"
+    twilio: FakeTwilioAPI | None = None
+    phone: str = field(default_factory=new_phone)
     last_update: dict[str, Any] | None = None
 
     @property
+    def address(self) -> str:
+        """What the channel knows them by: a Telegram chat id or a phone number."""
+        return str(self.chat_id) if self.channel == "telegram" else self.phone
+
+    @property
     def pseudonym(self) -> str:
-        return pseudonym(self.app.config.security.pseudonym_key, "telegram", str(self.chat_id))
+        return pseudonym(self.app.config.security.pseudonym_key, self.channel, self.address)
 
     def replies(self) -> list[str]:
-        """Every text the bot has sent this parent so far."""
-        return [m["text"] for m in self.api.sent if str(m.get("chat_id")) == str(self.chat_id)]
+        """Every text the bot has sent this parent so far (a template shows as its variables)."""
+        if self.channel == "telegram":
+            return [m["text"] for m in self.api.sent if str(m.get("chat_id")) == str(self.chat_id)]
+        assert self.twilio is not None
+        to = self.phone if self.channel == "sms" else f"whatsapp:{self.phone}"
+        return [
+            m.get("Body") or f"[template] {m.get('ContentVariables', '')}"
+            for m in self.twilio.sent
+            if m.get("To") == to
+        ]
 
     async def post(self, update: dict[str, Any], secret: str | None = None) -> httpx.Response:
-        """Deliver an update to the app's webhook as Telegram would."""
+        """Deliver an update (Telegram) or form (Twilio) to the app's webhook, as the platform would."""
         self.last_update = update
-        headers = {SECRET_HEADER: secret or self.app.config.channels.telegram.webhook_secret}
         async with httpx.AsyncClient(base_url=self.app.url, timeout=30) as client:
-            return await client.post("/webhooks/telegram", json=update, headers=headers)
+            if self.channel == "telegram":
+                headers = {
+                    SECRET_HEADER: secret or self.app.config.channels.telegram.webhook_secret
+                }
+                return await client.post("/webhooks/telegram", json=update, headers=headers)
+            path = f"/webhooks/twilio/{self.channel}"
+            headers, body = signed_form(f"{self.app.config.server.public_url}{path}", update)
+            return await client.post(path, content=body, headers=headers)
+
+    def _twilio_params(self, text: str, num_media: int = 0) -> dict[str, str]:
+        make = sms_params if self.channel == "sms" else whatsapp_params
+        return make(new_sid(), self.phone, text, num_media=num_media)
 
     async def say(self, text: str) -> httpx.Response:
+        if self.channel != "telegram":
+            return await self.post(self._twilio_params(text))
         return await self.post(make_text_update(next(_update_ids), self.chat_id, text))
 
     async def sticker(self) -> httpx.Response:
+        if self.channel != "telegram":
+            return await self.post(self._twilio_params("", num_media=1))
         return await self.post(make_sticker_update(next(_update_ids), self.chat_id))
 
     async def photo(self) -> httpx.Response:
+        if self.channel != "telegram":
+            return await self.post(self._twilio_params("", num_media=1))
         return await self.post(make_photo_update(next(_update_ids), self.chat_id))
 
     async def expect_replies(self, before: int, count: int, timeout: float = 10.0) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from dataclasses import replace
@@ -14,8 +15,14 @@ import uvicorn
 
 from bot.config import Config, load_config
 from bot.server import create_app
+from tests.fakes.twilio_api import ACCOUNT_SID as TWILIO_ACCOUNT_SID
+from tests.fakes.twilio_api import AUTH_TOKEN as TWILIO_AUTH_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
+TWILIO_SMS_FROM = "+447700900001"
+TWILIO_WHATSAPP_FROM = "+447700900002"
+# WhatsApp messages outside the 24-hour window go out as this (synthetic) approved template.
+WHATSAPP_TEMPLATE_SID = "HX" + "0123456789abcdef" * 2
 
 
 def free_port() -> int:
@@ -51,6 +58,7 @@ def make_config(
     rasa_token: str,
     telegram_api: str,
     pseudonym_key: str,
+    twilio_api: str | None = None,
 ) -> Config:
     """A config for one app instance under test (environment overrides, as production does)."""
     env = {
@@ -68,6 +76,19 @@ def make_config(
         "PARENTVOICE__SECURITY__PSEUDONYM_KEY": pseudonym_key,
         "PARENTVOICE__LOGGING__FILE": str(tmp / f"app-{port}.log"),
     }
+    if twilio_api is not None:
+        env |= {
+            "PARENTVOICE__CHANNELS__TWILIO__ENABLED": "true",
+            "PARENTVOICE__CHANNELS__TWILIO__ACCOUNT_SID": TWILIO_ACCOUNT_SID,
+            "PARENTVOICE__CHANNELS__TWILIO__AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+            "PARENTVOICE__CHANNELS__TWILIO__SMS_FROM": TWILIO_SMS_FROM,
+            "PARENTVOICE__CHANNELS__TWILIO__WHATSAPP_FROM": TWILIO_WHATSAPP_FROM,
+            "PARENTVOICE__CHANNELS__TWILIO__API_BASE_URL": twilio_api,
+            "PARENTVOICE__CHANNELS__TWILIO__PER_SECOND": "200",
+            "PARENTVOICE__CHANNELS__TWILIO__WHATSAPP_TEMPLATES": json.dumps(
+                {kind: {"en": WHATSAPP_TEMPLATE_SID} for kind in ("reply", "reminder", "outcome")}
+            ),
+        }
     config = load_config(ROOT / "config.yaml", environ=env)
     return replace(config, root=ROOT)
 

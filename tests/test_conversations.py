@@ -11,8 +11,9 @@ import yaml
 
 from bot.config import load_config
 from flows.spec import load_flows
-from tests.conversation import Parent, new_chat_id, stored
+from tests.conversation import CHANNELS, Parent, new_chat_id, stored
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.harness import ROOT, RunningApp
 
 CASES_DIR = Path(__file__).parent / "flows"
@@ -42,12 +43,18 @@ def test_every_flow_has_conversation_cases() -> None:
         assert yaml.safe_load(path.read_text())["cases"], f"{path} has no cases"
 
 
+@pytest.mark.parametrize("channel", CHANNELS)
 @pytest.mark.parametrize(("flow_id", "case"), _load_cases())
 async def test_conversation_case(
-    app: RunningApp, telegram_api: FakeTelegramAPI, flow_id: str, case: dict[str, Any]
+    app: RunningApp,
+    telegram_api: FakeTelegramAPI,
+    twilio_api: FakeTwilioAPI,
+    channel: str,
+    flow_id: str,
+    case: dict[str, Any],
 ) -> None:
     assert flow_id == app.config.flows.default  # one flow so far; starting others comes later
-    parent = Parent(app, telegram_api, new_chat_id())
+    parent = Parent(app, telegram_api, new_chat_id(), channel=channel, twilio=twilio_api)
     for number, step in enumerate(_flatten(case["steps"]), 1):
         where = f"step {number} {step}"
         if "advance_hours" in step:
@@ -77,6 +84,7 @@ async def test_conversation_case(
     await asyncio.sleep(0.1)
     _check_stored(await stored(app, parent.pseudonym), case.get("expect", {}))
     assert not telegram_api.unexpected
+    assert not twilio_api.unexpected
 
 
 def _check_stored(actual: dict[str, Any], expect: dict[str, Any]) -> None:

@@ -117,7 +117,7 @@ async def queue(sessions: async_sessionmaker[AsyncSession], participants: int, e
 def sender(sessions: async_sessionmaker[AsyncSession], channel: CountingChannel) -> OutboxSender:
     return OutboxSender(
         sessions=sessions, senders={"fake": channel}, vault=VAULT, clock=clock, max_attempts=8,
-        per_second=10_000, per_chat_per_second=10_000,
+        per_second=10_000,
     )  # fmt: skip
 
 
