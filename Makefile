@@ -41,6 +41,7 @@ test: train
 
 bench: train
 	$(VENV)/bin/python bench/latency.py
+	$(VENV)/bin/python bench/sender_rate.py
 	$(VENV)/bin/python bench/rasa_pipeline.py
 
 lint: setup

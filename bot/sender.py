@@ -11,9 +11,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Outbound, Sender, TemplateSender
@@ -37,7 +38,7 @@ class RateLimiter:
         if rate <= 0:
             raise ConfigError("outbox rates must be above 0")
         self._rate = rate
-        self._burst = max(burst or rate, 1.0)  # below 1/s the bucket must still hold one whole send
+        self._burst = max(burst or 1.0, 1.0)  # at least one whole send
         self._monotonic = monotonic
         self._tokens: dict[str, float] = {}
         self._stamp: dict[str, float] = {}
@@ -96,11 +97,13 @@ class OutboxSender:
         self._clock = clock
         self._max_attempts = max_attempts
         loop_time = monotonic or (lambda: asyncio.get_running_loop().time())
-        # One bucket per channel; Twilio's rate is per sending number, set in config.
+        # One bucket per channel; Twilio's rate is per sending number, set in config. Burst 1
+        # paces sends evenly, so no one-second window ever holds more than the configured rate.
         self._limiters = {
-            channel: RateLimiter(rate, loop_time) for channel, rate in (channel_rates or {}).items()
+            channel: RateLimiter(rate, loop_time, burst=1)
+            for channel, rate in (channel_rates or {}).items()
         }
-        self._default_limiter = RateLimiter(per_second, loop_time)
+        self._default_limiter = RateLimiter(per_second, loop_time, burst=1)
         # Per-conversation limits where a platform has one (Telegram: about 1/s per chat, short
         # bursts allowed; a turn is at most three messages, so those go out at once).
         self._chat_limiters = {
@@ -139,98 +142,87 @@ class OutboxSender:
                 task.cancel()
 
     async def deliver_due(self) -> int:
-        """One pass: deliver what is due (one per participant); returns how many were attempted."""
+        """One pass: deliver what is due (one per participant); returns how many were attempted.
+
+        One transaction claims the pass and reads what sending needs; the sends run concurrently
+        without the database; one transaction records every outcome.
+        """
         now = self._clock()
         async with self._sessions.begin() as session:
             items = await outbox.due(session, now)
-            claimed = []
             for item in items:
                 outbox.claim(item, now)
-                claimed.append(
-                    (
-                        item.id,
-                        item.participant_id,
-                        item.channel,
-                        item.kind,
-                        item.text,
-                        tuple(item.choices or ()),
-                    )
-                )
+            people = await participants.for_sending(
+                session, [item.participant_id for item in items]
+            )
+            jobs = [
+                _Job(
+                    item.id,
+                    item.participant_id,
+                    item.channel,
+                    item.kind,
+                    item.text,
+                    tuple(item.choices or ()),
+                    *people.get(item.participant_id, (None, None)),
+                )  # fmt: skip
+                for item in items
+            ]
+        if not jobs:
+            return 0
         results = await asyncio.gather(
-            *(self._deliver(*c) for c in claimed), return_exceptions=True
+            *(self._attempt(job) for job in jobs), return_exceptions=True
         )
-        for result in results:
-            if isinstance(result, BaseException):  # e.g. the database failed while settling:
-                # the row stays "sending" and its lease brings it back; never lose the pass.
-                log.error("outbox delivery could not be settled: %s", type(result).__name__)
-        return len(claimed)
+        outcomes = []
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):  # an adapter bug: keep the message for later
+                log.error("unexpected error from %s sender: %s", job.channel, type(result).__name__)
+                result = _Outcome(error=type(result).__name__)
+            outcomes.append((job, result))
+        try:
+            await self._settle(outcomes)
+        except Exception as exc:  # rows stay "sending"; their lease brings them back
+            log.error("outbox pass could not be settled: %s", type(exc).__name__)
+        return len(jobs)
 
-    async def _deliver(
-        self,
-        item_id: int,
-        participant_id: int,
-        channel: str,
-        kind: str,
-        text: str,
-        choices: tuple[str, ...],
-    ) -> None:
-        sender = self._senders.get(channel)
-        async with self._sessions() as session:
-            participant = await session.get(Participant, participant_id)
-            sealed = await participants.sealed_address(session, participant_id)
-        opted_out = participant is None or (
-            participant.opted_out_at is not None and kind not in outbox.ALWAYS_DELIVERED
-        )
-        unreachable = participant is not None and participant.unreachable_at is not None
-        error: str | None = None
-        retry_after: float | None = None
-        permanent = False
-        platform_id: str | None = None
-        refused = False  # the platform said this participant cannot be reached
-        unsubscribed = False  # ... because they opted out of our messages
+    async def _attempt(self, job: _Job) -> _Outcome:
+        """Try to send one message; never touches the database."""
+        sender = self._senders.get(job.channel)
+        person = job.participant
         if sender is None:
-            error, permanent = f"channel {channel} is not enabled", True
-        elif opted_out or sealed is None:
-            error, permanent = "participant opted out", True
-        elif unreachable:
-            error, permanent = "participant unreachable on this channel", True
-        else:
-            try:
-                address = self._vault.open(sealed)
-                await self._limiters.get(channel, self._default_limiter).acquire(channel)
-                if channel in self._chat_limiters:
-                    await self._chat_limiters[channel].acquire(str(participant_id))
-                assert participant is not None
-                template = self._template_needed(channel, kind, participant)
-                if template is None:
-                    platform_id = await sender.send(address, Outbound(text=text, choices=choices))
-                elif isinstance(sender, TemplateSender) and template:
-                    platform_id = await sender.send_template(address, template, {"1": text})
-                else:
-                    raise PermanentDelivery(
-                        f"outside WhatsApp's 24-hour window and no template for {kind!r}"
-                    )
-            except RetryableDelivery as exc:
-                error, retry_after = str(exc)[:200], exc.retry_after
-            except PermanentDelivery as exc:
-                error, permanent, refused = str(exc)[:200], True, True
-                unsubscribed = exc.unsubscribed
-            except ConfigError as exc:
-                error, permanent = str(exc)[:200], True
-            except Exception as exc:  # an adapter bug: keep the message, try again later
-                log.exception("unexpected error from %s sender", channel)
-                error = type(exc).__name__
-        await self._settle(
-            item_id,
-            participant_id,
-            kind,
-            platform_id,
-            error,
-            permanent,
-            retry_after,
-            refused,
-            unsubscribed,
-        )
+            return _Outcome(error=f"channel {job.channel} is not enabled", permanent=True)
+        if (
+            person is None
+            or job.sealed is None
+            or (person.opted_out_at is not None and job.kind not in outbox.ALWAYS_DELIVERED)
+        ):
+            return _Outcome(error="participant opted out", permanent=True)
+        if person.unreachable_at is not None:
+            return _Outcome(error="participant unreachable on this channel", permanent=True)
+        try:
+            address = self._vault.open(job.sealed)
+            await self._limiters.get(job.channel, self._default_limiter).acquire(job.channel)
+            if job.channel in self._chat_limiters:
+                await self._chat_limiters[job.channel].acquire(str(job.participant_id))
+            template = self._template_needed(job.channel, job.kind, person)
+            if template is None:
+                return _Outcome(
+                    platform_id=await sender.send(address, Outbound(job.text, job.choices))
+                )
+            if isinstance(sender, TemplateSender) and template:
+                return _Outcome(
+                    platform_id=await sender.send_template(address, template, {"1": job.text})
+                )
+            raise PermanentDelivery(
+                f"outside WhatsApp's 24-hour window and no template for {job.kind!r}"
+            )
+        except RetryableDelivery as exc:
+            return _Outcome(error=str(exc)[:200], retry_after=exc.retry_after)
+        except PermanentDelivery as exc:
+            return _Outcome(
+                error=str(exc)[:200], permanent=True, refused=True, unsubscribed=exc.unsubscribed
+            )
+        except ConfigError as exc:
+            return _Outcome(error=str(exc)[:200], permanent=True)
 
     def _template_needed(self, channel: str, kind: str, participant: Participant) -> str | None:
         """None if free text may be sent; else the WhatsApp template to use ("" if none is set).
@@ -246,42 +238,65 @@ class OutboxSender:
         by_language = self._whatsapp_templates.get(kind, {})
         return by_language.get(participant.language) or by_language.get("en") or ""
 
-    async def _settle(
-        self,
-        item_id: int,
-        participant_id: int,
-        kind: str,
-        platform_id: str | None,
-        error: str | None,
-        permanent: bool,
-        retry_after: float | None,
-        refused: bool = False,
-        unsubscribed: bool = False,
-    ) -> None:
+    async def _settle(self, outcomes: list[tuple[_Job, _Outcome]]) -> None:
+        """Record every outcome of a pass in one transaction."""
         now = self._clock()
         async with self._sessions.begin() as session:
-            item = await session.get(OutboxItem, item_id)
-            if item is None:
-                return
-            item.attempts += 1
-            if error is None:
-                item.status, item.sent_at, item.platform_message_id = "sent", now, platform_id
-            elif permanent or item.attempts >= self._max_attempts:
-                item.status, item.last_error = "failed", error
-                log.warning("outbox item %s failed for good: %s", item_id, error)
-            else:
-                item.status, item.last_error = "pending", error
-                item.next_attempt_at = now + outbox.backoff(
-                    item.attempts, retry_after, self._jitter()
-                )
-            if refused:
-                participant = await session.get(Participant, participant_id)
-                if participant is not None:
-                    participant.unreachable_at = participant.unreachable_at or now
-                    if (
-                        unsubscribed
-                    ):  # e.g. they texted STOP to the carrier: no more messages at all
-                        participant.opted_out_at = participant.opted_out_at or now
-            if kind == "erase_confirmation" and item.status in ("sent", "failed"):
-                # The parent has been told (or cannot be): now forget them entirely.
-                await erasure.delete_participant(session, participant_id)
+            rows = await session.scalars(
+                select(OutboxItem).where(OutboxItem.id.in_([j.item_id for j, _ in outcomes]))
+            )
+            items = {item.id: item for item in rows}
+            for job, outcome in outcomes:
+                item = items.get(job.item_id)
+                if item is None:  # erased meanwhile
+                    continue
+                item.attempts += 1
+                if outcome.error is None:
+                    item.status, item.sent_at, item.platform_message_id = (
+                        "sent",
+                        now,
+                        outcome.platform_id,
+                    )
+                elif outcome.permanent or item.attempts >= self._max_attempts:
+                    item.status, item.last_error = "failed", outcome.error
+                    log.warning("outbox item %s failed for good: %s", job.item_id, outcome.error)
+                else:
+                    item.status, item.last_error = "pending", outcome.error
+                    item.next_attempt_at = now + outbox.backoff(
+                        item.attempts, outcome.retry_after, self._jitter()
+                    )
+                if outcome.refused:
+                    participant = await session.get(Participant, job.participant_id)
+                    if participant is not None:
+                        participant.unreachable_at = participant.unreachable_at or now
+                        if (
+                            outcome.unsubscribed
+                        ):  # they texted STOP to the carrier: nothing more, ever
+                            participant.opted_out_at = participant.opted_out_at or now
+                if job.kind == "erase_confirmation" and item.status in ("sent", "failed"):
+                    # The parent has been told (or cannot be): now forget them entirely.
+                    await erasure.delete_participant(session, job.participant_id)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What one send needs, read in the claiming transaction."""
+
+    item_id: int
+    participant_id: int
+    channel: str
+    kind: str
+    text: str
+    choices: tuple[str, ...]
+    participant: Participant | None
+    sealed: bytes | None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    platform_id: str | None = None
+    error: str | None = None
+    permanent: bool = False
+    retry_after: float | None = None
+    refused: bool = False  # the platform said this participant cannot be reached
+    unsubscribed: bool = False  # ... because they opted out of our messages

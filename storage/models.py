@@ -149,7 +149,11 @@ class OutboxItem(Base):
     """A message to deliver, written in the same transaction as the decision that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        # "Is an earlier message to this participant still waiting?" is asked for every due row.
+        Index("ix_outbox_participant_status", "participant_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))

@@ -46,7 +46,7 @@ def enqueue(
     return item
 
 
-async def due(session: AsyncSession, now: datetime, limit: int = 200) -> list[OutboxItem]:
+async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[OutboxItem]:
     """Items due now, at most one per participant: the oldest, so order is kept. A row whose
     sending lease ran out counts as due again."""
     earlier = aliased(OutboxItem)

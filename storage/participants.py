@@ -43,10 +43,15 @@ async def get_or_create(
     return participant
 
 
-async def sealed_address(session: AsyncSession, participant_id: int) -> bytes | None:
-    """The encrypted address of a participant (for the sender only)."""
-    return (
-        await session.execute(
-            select(Contact.address_encrypted).where(Contact.participant_id == participant_id)
-        )
-    ).scalar_one_or_none()
+async def for_sending(
+    session: AsyncSession, participant_ids: list[int]
+) -> dict[int, tuple[Participant, bytes | None]]:
+    """Participants with their sealed addresses, in one query (the sender reads a whole pass)."""
+    if not participant_ids:
+        return {}
+    rows = await session.execute(
+        select(Participant, Contact.address_encrypted)
+        .outerjoin(Contact, Contact.participant_id == Participant.id)
+        .where(Participant.id.in_(set(participant_ids)))
+    )
+    return {participant.id: (participant, sealed) for participant, sealed in rows.tuples()}

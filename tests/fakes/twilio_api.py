@@ -39,6 +39,7 @@ import contextlib
 import json
 import re
 import socket
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class RecordedRequest:
     form: dict[str, str]
     authorized: bool
     headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # arrival, for rate checks
 
 
 @dataclass

@@ -1,12 +1,11 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-22 05:51:05.795403
+Revises:
+Create Date: 2026-11-22 06:03:50.532979
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -110,6 +109,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_participant_status', ['participant_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_platform_message_id'), ['platform_message_id'], unique=False)
         batch_op.create_index('ix_outbox_status_due', ['status', 'next_attempt_at'], unique=False)
 
@@ -168,6 +168,7 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status_due')
         batch_op.drop_index(batch_op.f('ix_outbox_platform_message_id'))
+        batch_op.drop_index('ix_outbox_participant_status')
 
     op.drop_table('outbox')
     with op.batch_alter_table('inbox', schema=None) as batch_op:
