@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Outbound, Sender, TemplateSender
+from bot.channels.base import Outbound, Sender, SentFinder, TemplateSender
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
 from bot.vault import Vault
 from storage import erasure, outbox, participants
@@ -88,6 +88,7 @@ class OutboxSender:
         chat_rates: Mapping[str, float] | None = None,
         whatsapp_templates: Mapping[str, Mapping[str, str]] | None = None,
         channel_rates: Mapping[str, float] | None = None,
+        instance: str = "app",
         monotonic: Callable[[], float] | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -112,6 +113,9 @@ class OutboxSender:
         }
         self._jitter = jitter
         self._whatsapp_templates = whatsapp_templates or {}
+        # Names this process across restarts (host and port), so it can take back what it was
+        # sending when it died; other processes' rows wait for their lease to run out.
+        self._instance = instance
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -119,12 +123,15 @@ class OutboxSender:
         self._wake.set()
 
     async def recover(self) -> None:
-        """After a crash, messages caught mid-send go back to pending (at-least-once delivery)."""
+        """After a crash, this instance's messages caught mid-send are due again at once. They stay
+        "sending", so the next pass knows they may have gone out and asks the channel first where
+        it can."""
         async with self._sessions.begin() as session:
             await session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.status == "sending")
-                .values(status="pending", next_attempt_at=self._clock())
+                # Only our own: another process's sends in flight must not be taken from it.
+                .where(OutboxItem.status == "sending", OutboxItem.claimed_by == self._instance)
+                .values(next_attempt_at=self._clock())  # due now, still marked as uncertain
             )
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
@@ -150,23 +157,30 @@ class OutboxSender:
         now = self._clock()
         async with self._sessions.begin() as session:
             items = await outbox.due(session, now)
+            # A row still "sending" was cut short (a crash, a lapsed lease): it may have gone out.
+            uncertain = {item.id for item in items if item.status == "sending"}
             for item in items:
-                outbox.claim(item, now)
+                outbox.claim(item, now, self._instance)
             people = await participants.for_sending(
                 session, [item.participant_id for item in items]
             )
-            jobs = [
-                _Job(
-                    item.id,
-                    item.participant_id,
-                    item.channel,
-                    item.kind,
-                    item.text,
-                    tuple(item.choices or ()),
-                    *people.get(item.participant_id, (None, None)),
-                )  # fmt: skip
-                for item in items
-            ]
+            jobs = []
+            for item in items:
+                person, sealed = people.get(item.participant_id, (None, None))
+                jobs.append(
+                    _Job(
+                        item_id=item.id,
+                        participant_id=item.participant_id,
+                        channel=item.channel,
+                        kind=item.kind,
+                        text=item.text,
+                        choices=tuple(item.choices or ()),
+                        participant=person,
+                        sealed=sealed,
+                        uncertain=item.id in uncertain,
+                        created_at=as_utc(item.created_at),
+                    )
+                )
         if not jobs:
             return 0
         results = await asyncio.gather(
@@ -200,6 +214,12 @@ class OutboxSender:
             return _Outcome(error="participant unreachable on this channel", permanent=True)
         try:
             address = self._vault.open(job.sealed)
+            if job.uncertain and job.created_at is not None and isinstance(sender, SentFinder):
+                # Exactly once where the platform can tell us: no later message to this person
+                # can have gone before this one, so the same text since it was queued is it.
+                already = await sender.find_sent(address, job.text, job.created_at)
+                if already is not None:
+                    return _Outcome(platform_id=already)
             await self._limiters.get(job.channel, self._default_limiter).acquire(job.channel)
             if job.channel in self._chat_limiters:
                 await self._chat_limiters[job.channel].acquire(str(job.participant_id))
@@ -290,6 +310,8 @@ class _Job:
     choices: tuple[str, ...]
     participant: Participant | None
     sealed: bytes | None
+    uncertain: bool = False  # a previous attempt may have been delivered
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -305,6 +306,7 @@ def create_app(
             per_second=config.outbox.per_channel_per_second,
             channel_rates={kind: tw.per_second for kind in runtime.twilio},
             chat_rates={"telegram": TELEGRAM_PER_CHAT_PER_SECOND},
+            instance=f"{socket.gethostname()}:{config.server.port}",
             whatsapp_templates=tw.whatsapp_templates,
         )
         runtime.sender = sender

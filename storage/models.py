@@ -167,6 +167,7 @@ class OutboxItem(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))  # the app instance sending it
     last_error: Mapped[str | None] = mapped_column(String(200))
     # What the platform reported afterwards (Twilio status callbacks): queued, sent, delivered,
     # undelivered, failed, read. Only ever moves forward, whatever order callbacks arrive in.

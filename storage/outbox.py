@@ -89,9 +89,10 @@ async def cancel_pending(session: AsyncSession, participant_id: int) -> None:
     )
 
 
-def claim(item: OutboxItem, now: datetime) -> None:
-    """Mark an item as being sent, with a lease after which it is due again."""
+def claim(item: OutboxItem, now: datetime, claimant: str) -> None:
+    """Mark an item as being sent by ``claimant``, with a lease after which it is due again."""
     item.status = "sending"
+    item.claimed_by = claimant
     item.next_attempt_at = now + SENDING_LEASE
 
 

@@ -178,7 +178,7 @@ async def test_pending_messages_survive_a_restart(db_url: str) -> None:
     await queue(sessions, participants=10, each=2)
     async with sessions.begin() as session:  # the process died mid-send: rows left "sending"
         for item in await outbox.due(session, clock()):
-            outbox.claim(item, clock())
+            outbox.claim(item, clock(), "app")  # "app": the sender's default instance name
     restarted = sender(sessions, channel := CountingChannel())
     await restarted.recover()
     await drain([restarted], sessions)

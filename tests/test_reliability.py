@@ -45,7 +45,7 @@ async def test_a_row_stuck_in_sending_comes_back_after_its_lease(sessions) -> No
             session, participant_id=participant.id, channel="web", kind="reply", text="b", now=NOW
         )
         await session.flush()
-        outbox.claim(first, NOW)  # the process died before it settled
+        outbox.claim(first, NOW, "app-1")  # the process died before it settled
     async with sessions() as session:
         assert await outbox.due(session, NOW + timedelta(seconds=30)) == []  # b waits behind a
         again = await outbox.due(session, NOW + outbox.SENDING_LEASE + timedelta(seconds=1))

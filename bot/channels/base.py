@@ -64,3 +64,12 @@ class TemplateSender(Protocol):
     ) -> str:
         """Send template ``content_sid`` filled with ``variables``; return the platform's id."""
         ...
+
+
+@runtime_checkable
+class SentFinder(Protocol):
+    """A channel that can tell whether a message already went out (after a crash mid-send)."""
+
+    async def find_sent(self, address: str, text: str, since: datetime) -> str | None:
+        """The platform's id of ``text`` sent to ``address`` since ``since``, or None."""
+        ...

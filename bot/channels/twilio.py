@@ -25,7 +25,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -331,6 +331,26 @@ class TwilioChannel:
         if variables:  # none: Twilio fills in the template's defaults
             fields["content_variables"] = json.dumps(dict(variables))
         return await self._create(fields)
+
+    async def find_sent(self, address: str, text: str, since: datetime) -> str | None:
+        """The MessageSid of a message with exactly ``text`` sent to ``address`` since ``since``,
+        if Twilio has one. Lets the outbox tell whether a send cut short by a crash went out."""
+        if self._client is None:
+            raise RuntimeError("TwilioChannel.start() must be awaited first")
+        try:
+            messages = await self._client.messages.list_async(
+                to=self._channel_address(address), date_sent_after=since, limit=50
+            )
+        except (TwilioException, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise _delivery_error(self.name, exc, None) from exc
+        # Twilio filters by day only; an earlier identical text (the same question in another
+        # conversation that day) must not count. One second of slack: Twilio keeps whole seconds.
+        earliest = since - timedelta(seconds=1)
+        for message in messages:
+            created = message.date_created
+            if message.body == text and message.sid and (created is None or created >= earliest):
+                return str(message.sid)
+        return None
 
     def _channel_address(self, number: str) -> str:
         """``number`` (E.164) as Twilio addresses it on this channel."""

@@ -283,6 +283,8 @@ class FakeTwilioAPI:
 
         if asyncio.get_running_loop().time() < self._outage_until:
             return _status_error(self._outage_status)
+        if match is not None and request.method == "GET" and recorded.authorized:
+            return self._list_messages(request.query_params.get("To", ""))
         if match is None or request.method != "POST":
             self.unexpected.append(recorded)
             return _status_error(404)
@@ -295,6 +297,24 @@ class FakeTwilioAPI:
                 self._faults.pop(0)
             return _error(fault.status, fault.code, fault.message, fault.retry_after)
         return self._create_message(form)
+
+    def _list_messages(self, to: str) -> JSONResponse:
+        """GET Messages.json: the messages created so far (newest first), optionally to one number."""
+        found = [m for m in reversed(self.messages.values()) if not to or m.get("to") == to]
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        return JSONResponse(
+            {
+                "messages": found,
+                "page": 0,
+                "page_size": max(len(found), 50),
+                "start": 0,
+                "end": max(len(found) - 1, 0),
+                "uri": uri,
+                "first_page_uri": uri,
+                "next_page_uri": None,
+                "previous_page_uri": None,
+            }  # fmt: skip
+        )
 
     def _authorized(self, header: str) -> bool:
         scheme, _, encoded = header.partition(" ")

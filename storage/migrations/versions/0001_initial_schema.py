@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 06:03:50.532979
+Create Date: 2026-11-22 06:08:50.461869
 """
 import sqlalchemy as sa
 from alembic import op
@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('platform_message_id', sa.String(length=128), nullable=True),
+    sa.Column('claimed_by', sa.String(length=128), nullable=True),
     sa.Column('last_error', sa.String(length=200), nullable=True),
     sa.Column('delivery_status', sa.String(length=16), nullable=True),
     sa.Column('delivery_status_at', sa.DateTime(timezone=True), nullable=True),
