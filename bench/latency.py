@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import statistics
 import subprocess
@@ -84,11 +85,18 @@ class Replies:
 
 
 async def one_parent(
-    client: httpx.AsyncClient, replies: Replies, chat_id: int, update_ids: Any
+    client: httpx.AsyncClient, replies: Replies, chat_id: int, update_ids: Any, think: float
 ) -> list[float]:
-    """Run the script for one parent; return the latency of each turn in ms."""
+    """Run the script for one parent; return the latency of each turn in ms.
+
+    ``think`` seconds pass between a reply and the parent's next message (reading, typing). It
+    matters: Telegram allows about one message per second per chat, and the sender keeps to it,
+    so a parent who answered instantly would be waiting for that limit, not for us.
+    """
     latencies = []
+    pauses = random.Random(chat_id)  # parents do not answer in lockstep; same pauses every run
     for text, expected in SCRIPT:
+        await asyncio.sleep(think * pauses.uniform(0.5, 1.5))
         before = replies.count(chat_id)
         started = time.perf_counter()
         response = await client.post(
@@ -106,7 +114,7 @@ async def one_parent(
 
 
 async def pipeline_round(app_url: str, api: FakeTelegramAPI, parents: int, concurrency: int,
-                         chat_base: int, update_ids: Any) -> dict[str, float]:  # fmt: skip
+                         chat_base: int, update_ids: Any, think: float) -> dict[str, float]:  # fmt: skip
     replies = Replies(api)
     gate = asyncio.Semaphore(concurrency)
 
@@ -114,11 +122,13 @@ async def pipeline_round(app_url: str, api: FakeTelegramAPI, parents: int, concu
 
         async def run(index: int) -> list[float]:
             async with gate:
-                return await one_parent(client, replies, chat_base + index, update_ids)
+                return await one_parent(client, replies, chat_base + index, update_ids, think)
 
         started = time.perf_counter()
         results = await asyncio.gather(*(run(i) for i in range(parents)))
-        elapsed = time.perf_counter() - started
+        # Throughput counts working time only: each concurrency slot spent ``think`` seconds
+        # before every turn of every parent it ran.
+        elapsed = time.perf_counter() - started - think * len(SCRIPT) * parents / concurrency
     latencies = [ms for per_parent in results for ms in per_parent]
     return summary(latencies, elapsed)
 
@@ -157,6 +167,7 @@ async def main() -> None:
     )
     parser.add_argument("--parents", type=int, default=20, help="simulated parents per round")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--think", type=float, default=1.0, help="seconds a parent takes to answer")
     args = parser.parse_args()
 
     figures: dict[str, Any] = {}
@@ -208,13 +219,13 @@ async def main() -> None:
                             pass
                         await asyncio.sleep(0.1)
                 update_ids = iter(range(1, 10**9))
-                await pipeline_round(app_url, api, 2, 1, 100, update_ids)  # warm-up
+                await pipeline_round(app_url, api, 2, 1, 100, update_ids, 0.0)  # warm-up
                 figures["raw_rasa_sequential"] = await raw_rasa_round(rasa_url, token, args.parents)
                 figures["pipeline_1_concurrent"] = await pipeline_round(
-                    app_url, api, args.parents, 1, 10_000, update_ids
+                    app_url, api, args.parents, 1, 10_000, update_ids, args.think
                 )
                 figures["pipeline_10_concurrent"] = await pipeline_round(
-                    app_url, api, args.parents, 10, 20_000, update_ids
+                    app_url, api, args.parents, 10, 20_000, update_ids, args.think
                 )
                 figures["app_rss_mb"] = round(rss_mb(app.pid), 0)
                 assert rasa._proc is not None
