@@ -17,7 +17,6 @@ import bisect
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +29,10 @@ from sqlalchemy import func, select  # noqa: E402
 from bot.channels.twilio import TwilioChannel, TwilioSettings  # noqa: E402
 from bot.sender import OutboxSender  # noqa: E402
 from bot.vault import Vault  # noqa: E402
-from storage import outbox  # noqa: E402
 from storage.db import make_engine, make_sessionmaker, migrate  # noqa: E402
-from storage.models import Contact, OutboxItem, Participant  # noqa: E402
+from storage.models import OutboxItem  # noqa: E402
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioAPI  # noqa: E402
+from tests.queued import drama_number, queue_messages  # noqa: E402
 
 VAULT = Vault(b"ZGV2LW9ubHktdmF1bHQta2V5LWNoYW5nZS1tZS0wMDA=")
 
@@ -48,28 +47,10 @@ async def run_round(
     await asyncio.to_thread(migrate, db_url)
     engine = make_engine(db_url)
     sessions = make_sessionmaker(engine)
-    async with sessions.begin() as session:
-        for n in range(messages):
-            participant = Participant(
-                pseudonym=uuid.uuid4().hex * 2,
-                channel="sms",
-                language="en",
-                created_at=now(),
-                redaction_state={},
-            )
-            participant.contact = Contact(
-                address_encrypted=VAULT.seal(f"+447700900{n % 1000:03d}"), created_at=now()
-            )
-            session.add(participant)
-            await session.flush()
-            outbox.enqueue(
-                session,
-                participant_id=participant.id,
-                channel="sms",
-                kind="reply",
-                text=f"msg {n}",
-                now=now(),
-            )
+    await queue_messages(
+        sessions, vault=VAULT, participants=messages, each=1, channel="sms", address=drama_number,
+        text=lambda p, _: f"msg {p}", now=now(),
+    )  # fmt: skip
     channel = TwilioChannel(
         "sms",
         TwilioSettings(ACCOUNT_SID, AUTH_TOKEN, "", "+447700900001", "", api_base_url=api.base_url),

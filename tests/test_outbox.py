@@ -23,7 +23,8 @@ from bot.sender import OutboxSender
 from bot.vault import Vault
 from storage import outbox
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.models import Contact, OutboxItem, Participant
+from storage.models import OutboxItem, Participant
+from tests.queued import queue_messages
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 VAULT = Vault(b"ZGV2LW9ubHktdmF1bHQta2V5LWNoYW5nZS1tZS0wMDA=")
@@ -90,28 +91,10 @@ async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
 
 
 async def queue(sessions: async_sessionmaker[AsyncSession], participants: int, each: int) -> None:
-    now = clock()
-    async with sessions.begin() as session:
-        for p in range(participants):
-            participant = Participant(
-                pseudonym=uuid.uuid4().hex * 2,
-                channel="fake",
-                language="en",
-                created_at=now,
-                redaction_state={},
-            )
-            participant.contact = Contact(address_encrypted=VAULT.seal(f"addr-{p}"), created_at=now)
-            session.add(participant)
-            await session.flush()
-            for n in range(each):
-                outbox.enqueue(
-                    session,
-                    participant_id=participant.id,
-                    channel="fake",
-                    kind="reply",
-                    text=f"{p}:{n}",
-                    now=now,
-                )
+    await queue_messages(
+        sessions, vault=VAULT, participants=participants, each=each, channel="fake",
+        address=lambda p: f"addr-{p}", text=lambda p, n: f"{p}:{n}", now=clock(),
+    )  # fmt: skip
 
 
 def sender(sessions: async_sessionmaker[AsyncSession], channel: CountingChannel) -> OutboxSender:

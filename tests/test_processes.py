@@ -19,11 +19,10 @@ import psycopg
 
 from bot.config import load_config
 from bot.vault import Vault
-from storage import outbox
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.models import Contact, Participant
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioAPI
 from tests.harness import ROOT, free_port
+from tests.queued import drama_number, queue_messages
 
 MESSAGES = 200
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -49,34 +48,15 @@ def app_env(db_url: str, twilio_url: str, tmp: Path) -> dict[str, str]:
     }
 
 
-async def queue_messages(db_url: str, count: int, prefix: str) -> None:
+async def queue_sms(db_url: str, count: int, prefix: str) -> None:
     """``count`` SMS waiting in the outbox, one per (synthetic) participant."""
     await asyncio.to_thread(migrate, db_url)
-    vault = Vault(load_config(ROOT / "config.yaml", environ={}).security.vault_key)
     engine = make_engine(db_url)
-    now = datetime.now(UTC)
-    async with make_sessionmaker(engine).begin() as session:
-        for n in range(count):
-            participant = Participant(
-                pseudonym=uuid.uuid4().hex * 2,
-                channel="sms",
-                language="en",
-                created_at=now,
-                redaction_state={},
-            )
-            participant.contact = Contact(
-                address_encrypted=vault.seal(f"+447700900{n % 1000:03d}"), created_at=now
-            )
-            session.add(participant)
-            await session.flush()
-            outbox.enqueue(
-                session,
-                participant_id=participant.id,
-                channel="sms",
-                kind="reply",
-                text=f"{prefix} {n}",
-                now=now,
-            )
+    await queue_messages(
+        make_sessionmaker(engine), vault=Vault(load_config(ROOT / "config.yaml", environ={}).security.vault_key),
+        participants=count, each=1, channel="sms", address=drama_number,
+        text=lambda p, _: f"{prefix} {p}", now=datetime.now(UTC),
+    )  # fmt: skip
     await engine.dispose()
 
 
@@ -91,7 +71,7 @@ async def test_kill_9_mid_burst_then_restart_delivers_each_message_once(
     tmp_path: Path, twilio_api: FakeTwilioAPI
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'crash.db'}"
-    await queue_messages(db_url, MESSAGES, "crash test")
+    await queue_sms(db_url, MESSAGES, "crash test")
     twilio_api.reset()
     twilio_api.latency = 0.05  # a few sends are always in flight
     env = app_env(db_url, twilio_api.base_url, tmp_path)
@@ -139,7 +119,7 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        await queue_messages(db_url, 1000, "shared")
+        await queue_sms(db_url, 1000, "shared")
         twilio_api.reset()
         twilio_api.latency = 0.005
         for number in (
