@@ -24,21 +24,19 @@ session-scoped loop; ``push_update`` and ``fail_next`` must be called from that 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "FakeTelegramAPI",
@@ -72,14 +70,6 @@ class _Fault:
     times: int
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers, so Ctrl-C still reaches pytest."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class FakeTelegramAPI:
     """A Bot API server for one bot token, recording what the SDK asks of it."""
 
@@ -109,38 +99,13 @@ class FakeTelegramAPI:
         self._next_message_id = 1
         self._changed = asyncio.Event()
         self._closing = False
-        self._server: _QuietServer | None = None
-        self._serving: asyncio.Task[None] | None = None
-        self._port: int | None = None
-        self._listener: socket.socket | None = None
+        self._http = LoopbackServer(self._app(), "FakeTelegramAPI")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> FakeTelegramAPI:
         """Start serving on a free port of 127.0.0.1."""
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        self._port = listener.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(),
-            log_config=None,  # uvicorn's default would reconfigure the test process's logging
-            access_log=False,
-            lifespan="off",
-            http="h11",
-            ws="none",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = _QuietServer(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[listener]))
-        while not self._server.started:
-            if self._serving.done():
-                listener.close()
-                raise RuntimeError("FakeTelegramAPI: the server did not start") from (
-                    self._serving.exception()
-                )
-            await asyncio.sleep(0.005)
-        self._listener = listener
+        await self._http.start()
         return self
 
     async def __aexit__(
@@ -152,19 +117,12 @@ class FakeTelegramAPI:
         """Stop serving; pending long polls answer at once with no updates."""
         self._closing = True
         self._notify()
-        if self._server is not None and self._serving is not None:
-            self._server.should_exit = True
-            await self._serving
-        if self._listener is not None:
-            self._listener.close()
-        self._server = self._serving = self._listener = None
+        await self._http.stop()
 
     @property
     def base_url(self) -> str:
         """The Bot API root to give the SDK, e.g. ``http://127.0.0.1:54321``."""
-        if self._port is None:
-            raise RuntimeError("FakeTelegramAPI is not running; use `async with`")
-        return f"http://127.0.0.1:{self._port}"
+        return self._http.base_url()
 
     # -- test controls -----------------------------------------------------------------------
 

@@ -38,10 +38,9 @@ import binascii
 import contextlib
 import json
 import re
-import socket
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -49,12 +48,13 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "ACCOUNT_SID",
@@ -118,14 +118,6 @@ class _Fault:
     times: int
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers, so Ctrl-C still reaches pytest."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class FakeTwilioAPI:
     """The Messages resource of one Twilio account, recording what the SDK asks of it."""
 
@@ -145,38 +137,16 @@ class FakeTwilioAPI:
         self._outage_until = 0.0
         self._outage_status = 500
         self._changed = asyncio.Event()
-        self._server: _QuietServer | None = None
-        self._serving: asyncio.Task[None] | None = None
-        self._listener: socket.socket | None = None
-        self._port: int | None = None
+        self._http = LoopbackServer(
+            Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]),
+            "FakeTwilioAPI",
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> FakeTwilioAPI:
         """Start serving on a free port of 127.0.0.1."""
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        self._port = listener.getsockname()[1]
-        config = uvicorn.Config(
-            Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST"])]),
-            log_config=None,  # uvicorn's default would reconfigure the test process's logging
-            access_log=False,
-            lifespan="off",
-            http="h11",
-            ws="none",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = _QuietServer(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[listener]))
-        while not self._server.started:
-            if self._serving.done():
-                listener.close()
-                raise RuntimeError("FakeTwilioAPI: the server did not start") from (
-                    self._serving.exception()
-                )
-            await asyncio.sleep(0.005)
-        self._listener = listener
+        await self._http.start()
         return self
 
     async def __aexit__(
@@ -186,19 +156,12 @@ class FakeTwilioAPI:
         traceback: TracebackType | None,
     ) -> None:
         """Stop serving."""
-        if self._server is not None and self._serving is not None:
-            self._server.should_exit = True
-            await self._serving
-        if self._listener is not None:
-            self._listener.close()
-        self._server = self._serving = self._listener = None
+        await self._http.stop()
 
     @property
     def base_url(self) -> str:
         """The API root to give the channel as ``api_base_url``, e.g. ``http://127.0.0.1:54321``."""
-        if self._port is None:
-            raise RuntimeError("FakeTwilioAPI is not running; use `async with`")
-        return f"http://127.0.0.1:{self._port}"
+        return self._http.base_url()
 
     # -- test controls -----------------------------------------------------------------------
 
