@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ConfigError
 from bot.pipeline import _for_rasa
@@ -22,6 +23,29 @@ from tests.harness import RunningApp
 NOW = datetime(2026, 3, 10, 2, 14, tzinfo=UTC)
 
 
+async def _participant(session: AsyncSession, letter: str) -> Participant:
+    participant = Participant(
+        pseudonym=letter * 64, channel="web", language="en", created_at=NOW, redaction_state={}
+    )
+    session.add(participant)
+    await session.flush()
+    return participant
+
+
+async def _conversation(
+    session: AsyncSession, participant: Participant, now: datetime
+) -> Conversation:
+    return await conversations.start(
+        session,
+        participant_id=participant.id,
+        flow_id="f",
+        flow_version=1,
+        channel="web",
+        language="en",
+        now=now,
+    )
+
+
 @pytest.fixture
 async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'r.db'}"
@@ -33,11 +57,7 @@ async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 async def test_a_row_stuck_in_sending_comes_back_after_its_lease(sessions) -> None:  # type: ignore[no-untyped-def]
     async with sessions.begin() as session:
-        participant = Participant(
-            pseudonym="p" * 64, channel="web", language="en", created_at=NOW, redaction_state={}
-        )
-        session.add(participant)
-        await session.flush()
+        participant = await _participant(session, "p")
         first = outbox.enqueue(
             session, participant_id=participant.id, channel="web", kind="reply", text="a", now=NOW
         )
@@ -54,11 +74,7 @@ async def test_a_row_stuck_in_sending_comes_back_after_its_lease(sessions) -> No
 
 async def test_stop_keeps_safeguarding_signposting_queued(sessions) -> None:  # type: ignore[no-untyped-def]
     async with sessions.begin() as session:
-        participant = Participant(
-            pseudonym="q" * 64, channel="web", language="en", created_at=NOW, redaction_state={}
-        )
-        session.add(participant)
-        await session.flush()
+        participant = await _participant(session, "q")
         for kind in ("reply", "safeguarding", "reply"):
             outbox.enqueue(
                 session, participant_id=participant.id, channel="web", kind=kind, text=kind, now=NOW
@@ -72,45 +88,17 @@ async def test_stop_keeps_safeguarding_signposting_queued(sessions) -> None:  # 
 
 async def test_idle_conversations_expire_and_unconsented_ones_keep_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
     async with sessions.begin() as session:
-        participant = Participant(
-            pseudonym="r" * 64, channel="web", language="en", created_at=NOW, redaction_state={}
-        )
-        session.add(participant)
-        await session.flush()
-        kept = await conversations.start(
-            session,
-            participant_id=participant.id,
-            flow_id="f",
-            flow_version=1,
-            channel="web",
-            language="en",
-            now=NOW,
-        )
+        participant = await _participant(session, "r")
+        kept = await _conversation(session, participant, NOW)
         kept.consented_at = NOW
         conversations.add_message(
             session, kept, direction="in", kind="text", text="lovely", question_id="q", now=NOW
         )
-        unconsented = await conversations.start(
-            session,
-            participant_id=participant.id,
-            flow_id="f",
-            flow_version=1,
-            channel="web",
-            language="en",
-            now=NOW,
-        )
+        unconsented = await _conversation(session, participant, NOW)
         conversations.add_message(
             session, unconsented, direction="in", kind="text", text="hi", question_id=None, now=NOW
         )
-        fresh = await conversations.start(
-            session,
-            participant_id=participant.id,
-            flow_id="f",
-            flow_version=1,
-            channel="web",
-            language="en",
-            now=NOW + timedelta(days=6),
-        )
+        fresh = await _conversation(session, participant, NOW + timedelta(days=6))
     later = NOW + timedelta(days=7, hours=1)
     async with sessions.begin() as session:
         assert await conversations.expire_idle(session, later - timedelta(days=7), later) == 2
