@@ -335,10 +335,9 @@ class Pipeline:
                 now=now,
                 platform_id=item.platform_id,
             )
-            if "stopped" in kinds:
-                await outbox.cancel_pending(session, participant.id)
             reply_kind = "reply"
             if "stopped" in kinds:
+                await outbox.cancel_pending(session, participant.id)
                 reply_kind = "stop_confirmation"
             elif kinds & {"erase_asked", "erase_cancelled"}:
                 reply_kind = "erase_question"  # reaches them even after STOP
@@ -406,17 +405,29 @@ class Pipeline:
         elif kind == "resumed" and current.status in conversations.OPEN:
             current.status = "active"
         elif kind == "stopped":
-            participant.opted_out_at = participant.opted_out_at or now
-            participant.erase_asked_at = None
-            if current.status in conversations.OPEN and current.consented_at is None:
-                await session.flush()  # they never agreed to take part: keep nothing they said
-                await conversations.forget_content(session, current)
-            conversations.end(current, "stopped", now)
+            await self._stop(session, participant, current, now)
         elif kind == "erase_asked":
             participant.erase_asked_at = now
         elif kind == "erase_cancelled":
             participant.erase_asked_at = None
         return current
+
+    async def _stop(
+        self,
+        session: AsyncSession,
+        participant: Participant,
+        current: Conversation | None,
+        now: datetime,
+    ) -> None:
+        """Opted out of everything (SMS STOP or Rasa's stop): the open conversation ends, and one
+        they never agreed to take part in keeps nothing they said."""
+        participant.opted_out_at = participant.opted_out_at or now
+        participant.erase_asked_at = None
+        if current is not None and current.status in conversations.OPEN:
+            if current.consented_at is None:
+                await session.flush()  # this turn's own messages are deleted too
+                await conversations.forget_content(session, current)
+            conversations.end(current, "stopped", now)
 
     async def _keyword(
         self, session: AsyncSession, participant: Participant, plan: _Plan, now: datetime
@@ -427,15 +438,10 @@ class Pipeline:
             return
         if participant.opted_out_at is not None:
             return  # one confirmation only
-        participant.opted_out_at = now
-        participant.erase_asked_at = None
         current = (
             await session.get(Conversation, plan.conversation_id) if plan.conversation_id else None
         )
-        if current is not None and current.status in conversations.OPEN:
-            if current.consented_at is None:
-                await conversations.forget_content(session, current)
-            conversations.end(current, "stopped", now)
+        await self._stop(session, participant, current, now)
         await outbox.cancel_pending(session, participant.id)
         self._reply(
             session, participant, "stop_confirmation", self._text("stopped", participant), now
