@@ -32,12 +32,22 @@ from typing import Any
 
 __all__ = ["ENTITY_TYPES", "Entity", "Redaction", "RedactionState", "Redactor", "redact_stream"]
 
-ENTITY_TYPES = ("PERSON", "PHONE", "NHS_NUMBER", "EMAIL", "POSTCODE", "DATE", "ADDRESS")
+ENTITY_TYPES = (
+    "PERSON", "PHONE", "NHS_NUMBER", "EMAIL", "POSTCODE", "DATE", "ADDRESS", "NI_NUMBER", "URL",
+)  # fmt: skip
+# A person's placeholder says who they are, so staff can still read the feedback: the child, a
+# member of staff, or anyone else ("[CHILD_1] was seen by [STAFF_1]").
+PERSON_ROLES = ("CHILD", "STAFF", "PERSON")
+_PLACEHOLDER_KINDS = PERSON_ROLES + ENTITY_TYPES[1:]
 
 
 @dataclass(frozen=True)
 class Entity:
-    """One redacted span: its type, the placeholder that replaced it, offsets into the original."""
+    """One redacted span: its type, the placeholder that replaced it, offsets into the original.
+
+    Names have type ``PERSON``; their placeholder carries the role (``[CHILD_1]``, ``[STAFF_1]``,
+    ``[PERSON_1]``).
+    """
 
     type: str
     placeholder: str
@@ -60,9 +70,7 @@ class Redaction:
 _STATE_VERSION = 1
 _DIGEST_HEX_CHARS = 32  # 128 bits of HMAC-SHA256: ample against collisions, half the storage
 _DIGEST_RE = re.compile(r"[0-9a-f]{32}")
-_PLACEHOLDER_RE = re.compile(
-    r"\[(?:PERSON|PHONE|NHS_NUMBER|EMAIL|POSTCODE|DATE|ADDRESS)_[1-9]\d*\]"
-)
+_PLACEHOLDER_RE = re.compile(rf"\[(?:{'|'.join(_PLACEHOLDER_KINDS)})_[1-9]\d*\]")
 
 
 class RedactionState:
@@ -104,7 +112,7 @@ class RedactionState:
         if not isinstance(counters, dict):
             raise ValueError("redaction state: 'counters' must be an object")
         for kind, count in counters.items():
-            if kind not in ENTITY_TYPES or not isinstance(count, int) or count < 0:
+            if kind not in _PLACEHOLDER_KINDS or not isinstance(count, int) or count < 0:
                 raise ValueError(f"redaction state: bad counter {kind!r}")
             state._counters[kind] = count
         for section in ("values", "names"):
@@ -412,6 +420,8 @@ _FACILITY_WORDS = _words(
 _PARENT_WORDS = _words(
     "mum mom mam mummy mother dad daddy father nan nana nanny gran grandma grandad"
 )
+# After "X's", these make X an adult ("jo's husband"); other words make X most likely a child.
+_ADULT_RELATIVES = _words("husband wife partner boyfriend girlfriend fiance fiancee ex")
 _PLACE_PREFIXES = _words("st saint royal queen king prince princess lady sir")
 
 # Nouns after "X's" that make X a person ("zayn's mum", "amira's appointment").
@@ -439,6 +449,45 @@ _SPOKEN_EMAIL_RE = re.compile(
     r"mail)(?:\s*(?:\.|\bdot\b)\s*(?:com|co|uk|net|org))+\b",
     re.IGNORECASE,
 )
+
+# Web addresses. A link to someone's profile or site identifies them, so every URL is redacted
+# unless it is on a public service's domain that staff need to see (nhs.uk, gov.uk, ...).
+_URL_RE = re.compile(
+    r"(?<![\w@.\-])(?:(?:https?://|www\.)[^\s<>\"]+|"
+    r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+"
+    r"(?:com|co\.uk|org\.uk|uk|org|net|io|me|ly|tv|app|info|biz|ie|us|gg|page|site|online|"
+    r"blog|link|shop|store|co|eu|de|pl|ro|ng|pk|in|bd)"
+    r"(?![\w\-])(?:/[^\s<>\"]*)?)",
+    re.IGNORECASE,
+)
+_URL_TRAILING = ".,;:!?)]}'\"’”"
+_PUBLIC_DOMAINS = _words(
+    """
+    nhs.uk nhs.net gov.uk nice.org.uk who.int nspcc.org.uk samaritans.org giveusashout.org
+    refuge.org.uk womensaid.org.uk mind.org.uk bliss.org.uk unicef.org.uk lullabytrust.org.uk
+    nct.org.uk mumsnet.com netmums.com bbc.co.uk bbc.com youtube.com google.com google.co.uk
+    """
+)
+# Profiles on these sites are people; a bare "facebook" or "facebook.com" is not.
+_PROFILE_HOST_RE = re.compile(
+    r"(?:^|\.)(?:facebook|fb|instagram|instagr|tiktok|twitter|x|linkedin|snapchat|threads|"
+    r"youtube|youtu|pinterest|reddit|tumblr|onlyfans|linktr|wa|t|m|paypal|gofundme|"
+    r"justgiving|patreon|ko-fi|github|medium|substack|vinted|depop|etsy)\.[a-z.]+$"
+)
+# "@sarahj88" on Instagram or TikTok, not the "@" of an email.
+_HANDLE_RE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{1,29})(?<!\.)")
+
+# National Insurance numbers: two prefix letters (never D, F, I, Q, U or V; second never O; not
+# BG, GB, KN, NK, NT, TN or ZZ), six digits, suffix A to D. QQ is Her Majesty's Revenue's
+# specimen prefix, kept so documentation examples are caught.
+_NI_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?P<prefix>(?!BG|GB|KN|NK|NT|TN|ZZ)"
+    r"(?:QQ|[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]))"
+    r"[ .\-]?(?P<d1>\d{2})[ .\-]?(?P<d2>\d{2})[ .\-]?(?P<d3>\d{2})"
+    r"(?:[ .\-]?(?P<suffix>[A-D]))?(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_NI_CONTEXT_RE = re.compile(r"\b(?:ni|nino|n\.i\.?|national\s+insurance)\b", re.IGNORECASE)
 
 # Ten digits, optionally grouped; the grouping is checked in code (3-3-4, 10, etc.).
 _TEN_DIGITS_RE = re.compile(r"(?<![\d+])\d(?:[ .\-]?\d){9}(?!\d)")
@@ -571,6 +620,14 @@ _AGE_NOUN = (
     r"\d{1,2}\s*(?:-\s*)?(?:yo|y/o|y\.o\.?|(?:yrs?|years?|months?|mths?|weeks?|wks?|days?)"
     r"\s*-?\s*old)"
 )
+_CHILD_RELS = _words(
+    """
+    son sons daughter daughters baby babies boy boys girl girls lad lads child children kid kids
+    toddler toddlers twins triplets stepson stepsons step-son step-sons stepdaughter
+    stepdaughters step-daughter step-daughters grandson grandsons granddaughter granddaughters
+    grandchildren grandkids eldest youngest oldest lo ds dd
+    """
+) | {"little one"}
 _PLURAL_RELS = _words(
     "sons daughters babies boys girls lads children kids toddlers twins triplets brothers "
     "sisters stepsons step-sons stepdaughters step-daughters grandsons granddaughters "
@@ -602,10 +659,28 @@ class _Cue:
     strength: int
     fullname: bool = False  # the cue introduces a whole name: take an unknown surname too
     signoff: bool = False  # only counts when the name ends the message ("thanks, Zendaya x")
+    role: str = "PERSON"  # whom the cue names; a "rel" group ("my son") refines it per match
 
 
-def _cue(pattern: str, strength: int, *, fullname: bool = False, signoff: bool = False) -> _Cue:
-    return _Cue(re.compile(pattern + _NAME_AHEAD, re.IGNORECASE), strength, fullname, signoff)
+def _cue(
+    pattern: str,
+    strength: int,
+    *,
+    fullname: bool = False,
+    signoff: bool = False,
+    role: str = "PERSON",
+) -> _Cue:
+    return _Cue(re.compile(pattern + _NAME_AHEAD, re.IGNORECASE), strength, fullname, signoff, role)
+
+
+def _role_of_relation(rel: str | None, default: str) -> str:
+    """ "my son" names a child, "my partner" an adult."""
+    if rel is None:
+        return default
+    rel = re.sub(r"\s+", " ", rel.lower())
+    if rel in _CHILD_RELS or rel[0].isdigit():  # "my 3yo"
+        return "CHILD"
+    return "PERSON"
 
 
 _CUES: tuple[_Cue, ...] = (
@@ -629,18 +704,22 @@ _CUES: tuple[_Cue, ...] = (
         _STRONG,
     ),
     _cue(
-        rf"\b(?:{_TITLE_WORDS})\b\.?\s*[:\-–,]?\s*(?:called\s+|named\s+)?", _STRONG, fullname=True
+        rf"\b(?:{_TITLE_WORDS})\b\.?\s*[:\-–,]?\s*(?:called\s+|named\s+)?",
+        _STRONG,
+        fullname=True,
+        role="STAFF",
     ),
     # "GP" alone is not a name ("gp surgery", "gp said"); only a known or capitalised name after it.
-    _cue(r"\bgps?\.?\s+", _WEAK, fullname=True),
+    _cue(r"\bgps?\.?\s+", _WEAK, fullname=True, role="STAFF"),
     # "miss lunch", "miss school": only a known or capitalised name makes "miss" a title.
-    _cue(r"\bmiss\s+", _WEAK, fullname=True),
+    _cue(r"\bmiss\s+", _WEAK, fullname=True, role="STAFF"),
     _cue(
         r"\b(?:mum|mom|mam|mummy|mother|dad|daddy|father|parent|carer|nan|nana|grandma|grandad|"
         r"gran)\s+(?:of|to|2)\s+",
         _STRONG,
+        role="CHILD",
     ),
-    _cue(r"\bbaby\s+", _WEAK),
+    _cue(r"\bbaby\s+", _WEAK, role="CHILD"),
     _cue(
         r"(?:\b(?:thanks|thank\s+you|thankyou|thx|ta|cheers|regards|wishes|bye)|"
         r"(?:^|(?<=[\n,.!]))\s*(?:love|from))"
@@ -670,18 +749,31 @@ _NAME_S_ENDINGS = ("ss", "is", "us", "as", "os", "ys")
 
 _RANK = {
     "EMAIL": 0,
-    "NHS_NUMBER": 1,
-    "DATE": 2,
-    "PHONE": 3,
-    "POSTCODE": 4,
-    "ADDRESS": 5,
-    "PERSON": 6,
+    "URL": 1,
+    "NHS_NUMBER": 2,
+    "NI_NUMBER": 3,
+    "DATE": 4,
+    "PHONE": 5,
+    "POSTCODE": 6,
+    "ADDRESS": 7,
+    "PERSON": 8,
 }
 
 
 # --------------------------------------------------------------------------------------------------
 # Internals
 # --------------------------------------------------------------------------------------------------
+
+# Characters that show nothing: control characters (but tab and newline), zero-width and joining
+# characters, soft hyphens, direction marks and the byte-order mark. Ignored while matching.
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff]"
+)
+# Dropped from the output: control characters, which can rewrite a terminal or a log line, and
+# the bidi embeddings, overrides and isolates, which can reorder what staff see on screen.
+# Joiners and direction marks stay: Urdu needs the zero-width non-joiner, emoji the joiner.
+_UNSAFE_OUTPUT_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -691,6 +783,7 @@ class _Candidate:
     end: int
     value: str  # normalised value; in memory only, for this call
     placeholder: str | None = None  # already known from the state (a later mention)
+    role: str = "PERSON"  # for names: the placeholder kind if the name is new
 
 
 @dataclass(frozen=True)
@@ -873,8 +966,15 @@ class Redactor:
             state = RedactionState()
         if not text:
             return Redaction(text, ())
-        chosen = self._resolve(self._structured(text))
-        chosen = self._resolve(chosen + self._people(text, chosen, state))
+        # Match on the text without invisible characters, so "0770\u200b0 900123" or a name
+        # split by a soft hyphen cannot slip through; spans are mapped back to ``text``.
+        view, positions = _matching_view(text)
+        chosen = self._resolve(self._structured(view))
+        chosen = self._resolve(chosen + self._people(view, chosen, state))
+        if positions is not None:
+            chosen = [
+                replace(c, start=positions[c.start], end=positions[c.end - 1] + 1) for c in chosen
+            ]
         return self._apply(text, chosen, state)
 
     # -- digests -------------------------------------------------------------------------------
@@ -895,12 +995,42 @@ class Redactor:
             value = re.sub(r"\s*(?:\(at\)|\[at\]|\bat\b)\s*", "@", match.group().lower())
             value = re.sub(r"\s*\bdot\b\s*", ".", value).replace(" ", "")
             found.append(_Candidate("EMAIL", match.start(), match.end(), value))
+        found.extend(self._urls(text))
+        found.extend(self._ni_numbers(text))
         phones = self._phones(text)
         found.extend(phones)
         found.extend(self._nhs_numbers(text, phones))
         found.extend(self._postcodes(text))
         found.extend(self._dates(text))
         found.extend(self._addresses(text))
+        return found
+
+    def _urls(self, text: str) -> list[_Candidate]:
+        found = []
+        for match in _URL_RE.finditer(text):
+            url = match.group().rstrip(_URL_TRAILING)
+            start = match.start()
+            host = re.sub(r"^(?:https?://)?(?:www\.)?", "", url.lower()).split("/", 1)[0]
+            host = host.split(":", 1)[0]
+            path = url.lower().split(host, 1)[1].strip("/") if host in url.lower() else ""
+            if any(host == d or host.endswith("." + d) for d in _PUBLIC_DOMAINS):
+                continue
+            if _PROFILE_HOST_RE.search(host) and not path:
+                continue  # "facebook.com" on its own names a site, not a person
+            found.append(_Candidate("URL", start, start + len(url), url.lower()))
+        for match in _HANDLE_RE.finditer(text):
+            found.append(_Candidate("URL", match.start(), match.end(), match.group().lower()))
+        return found
+
+    def _ni_numbers(self, text: str) -> list[_Candidate]:
+        found = []
+        for match in _NI_RE.finditer(text):
+            if match.group("suffix") is None and not _NI_CONTEXT_RE.search(
+                text, max(0, match.start() - 40), match.start()
+            ):
+                continue
+            value = "".join(match.group("prefix", "d1", "d2", "d3")).upper()
+            found.append(_Candidate("NI_NUMBER", match.start(), match.end(), value))
         return found
 
     def _phones(self, text: str) -> list[_Candidate]:
@@ -1027,13 +1157,20 @@ class Redactor:
             return []
         by_start = {t.start: i for i, t in enumerate(tokens)}
         spans: dict[int, int] = {}  # first token index -> last token index, for named people
+        roles: dict[int, str] = {}  # first token index -> CHILD, STAFF or PERSON
         cued: set[int] = set()
 
         # Cue phrases: "my son is X", "nurse X", "i'm X", ...
         for cue in _CUES:
             for match in cue.pattern.finditer(text):
                 index = by_start.get(match.end())
-                if index is None or index in spans:
+                if index is None:
+                    continue
+                rel = match.groupdict().get("rel")
+                if index in spans:
+                    # Two cues for one name: "my daughter is called X" names a child.
+                    if roles.get(index, "PERSON") == "PERSON":
+                        roles[index] = _role_of_relation(rel, cue.role)
                     continue
                 strength = cue.strength
                 if cue.strength == _STRONG and _THING_CALLED_RE.search(
@@ -1048,9 +1185,11 @@ class Redactor:
                     continue
                 spans[index] = last
                 cued.add(index)
-                rel = match.groupdict().get("rel")
+                roles[index] = _role_of_relation(rel, cue.role)
                 plural = rel is not None and rel.lower().replace(" ", "") in _PLURAL_RELS
-                self._extend_list(text, tokens, last, _STRONG if plural else _WEAK, spans)
+                strength = _STRONG if plural else _WEAK
+                for listed in self._extend_list(text, tokens, last, strength, spans):
+                    roles[listed] = roles[index]
 
         # "zayn's mum", "zayns mum", "Zayn is my son".
         for index, token in enumerate(tokens):
@@ -1058,6 +1197,8 @@ class Redactor:
                 continue
             after = tokens[index + 1]
             if after.norm in _AFTER_POSSESSIVE and _gap_is_space(text, token, after):
+                # "zayn's mum" names a child; "amira's appointment" most likely one too.
+                roles[index] = "CHILD" if after.norm not in _ADULT_RELATIVES else "PERSON"
                 if token.possessive and self._accept(token, _STRONG, None):
                     spans[index] = index
                 elif (
@@ -1082,6 +1223,7 @@ class Redactor:
                 and self._accept(token, _STRONG, tokens[index + 1])
             ):
                 spans[index] = index
+                roles[index] = _role_of_relation(tokens[index + 3].norm, "PERSON")
 
         # Gazetteer first names anywhere, unless part of a place's name.
         inside = {i for first, last in spans.items() for i in range(first, last + 1)}
@@ -1103,10 +1245,17 @@ class Redactor:
             indices = range(first, last + 1)
             covered.update(indices)
             value = _person_value(" ".join(tokens[i].norm for i in indices))
-            found.append(_Candidate("PERSON", tokens[first].start, tokens[last].end, value))
+            role = roles.get(first, "PERSON")
+            found.append(
+                _Candidate("PERSON", tokens[first].start, tokens[last].end, value, None, role)
+            )
             local.setdefault(value, value)
             for part in value.split():
                 local.setdefault(part, value)
+        # A name cued once in the message has that role wherever it appears in the message
+        # ("zayn was sick, my son zayn...").
+        role_of = {c.value: c.role for c in found if c.role != "PERSON"}
+        found = [replace(c, role=role_of.get(c.value, c.role)) for c in found]
 
         # Later mentions, by name seen earlier in this message or (by digest) in the conversation.
         for index, token in enumerate(tokens):
@@ -1114,7 +1263,7 @@ class Redactor:
             following = tokens[index + 1] if index + 1 < len(tokens) else None
             if index in covered or not _may_be_later_mention(token, previous, following):
                 continue
-            candidate = self._later_mention(token, local, state)
+            candidate = self._later_mention(token, local, role_of, state)
             if candidate is not None and not _is_place_name(text, tokens, index, index):
                 found.append(candidate)
         return found
@@ -1152,34 +1301,47 @@ class Redactor:
 
     def _extend_list(
         self, text: str, tokens: list[_Token], last: int, strength: int, spans: dict[int, int]
-    ) -> None:
-        """Take further names joined by "and", "&" or commas: "my twins Ayaan and Inaya"."""
+    ) -> list[int]:
+        """Take further names joined by "and", "&" or commas: "my twins Ayaan and Inaya".
+
+        Returns the first token index of each name added to ``spans``.
+        """
+        added: list[int] = []
         for _ in range(6):
             if tokens[last].possessive:
-                return
+                return added
             nxt = last + 1
             if nxt < len(tokens) and tokens[nxt].norm in ("and", "n"):
                 if not _gap_is_space(text, tokens[last], tokens[nxt]):
-                    return
+                    return added
                 nxt += 1
                 if nxt >= len(tokens) or not _gap_is_space(text, tokens[nxt - 1], tokens[nxt]):
-                    return
+                    return added
             elif nxt >= len(tokens) or not _CONJUNCTION_RE.fullmatch(
                 text, tokens[last].full_end, tokens[nxt].start
             ):
-                return
+                return added
             following = tokens[nxt + 1] if nxt + 1 < len(tokens) else None
             if nxt in spans or not self._accept(tokens[nxt], strength, following):
-                return
+                return added
             last = self._extend_surname(text, tokens, nxt, fullname=False)
             spans[nxt] = last
+            added.append(nxt)
+        return added
 
     def _later_mention(
-        self, token: _Token, local: dict[str, str], state: RedactionState
+        self,
+        token: _Token,
+        local: dict[str, str],
+        role_of: dict[str, str],
+        state: RedactionState,
     ) -> _Candidate | None:
         value = _person_value(token.norm)
         if value in local:
-            return _Candidate("PERSON", token.start, token.end, local[value])
+            full = local[value]
+            return _Candidate(
+                "PERSON", token.start, token.end, full, None, role_of.get(full, "PERSON")
+            )
         if not state._names and not state._values:
             return None
         stems = [value]
@@ -1216,11 +1378,11 @@ class Redactor:
             if candidate.type == "_KEEP":
                 continue
             placeholder = self._placeholder(candidate, state)
-            pieces.append(text[position : candidate.start])
+            pieces.append(_UNSAFE_OUTPUT_RE.sub("", text[position : candidate.start]))
             pieces.append(placeholder)
             entities.append(Entity(candidate.type, placeholder, candidate.start, candidate.end))
             position = candidate.end
-        pieces.append(text[position:])
+        pieces.append(_UNSAFE_OUTPUT_RE.sub("", text[position:]))
         return Redaction("".join(pieces), tuple(entities))
 
     def _placeholder(self, candidate: _Candidate, state: RedactionState) -> str:
@@ -1232,11 +1394,23 @@ class Redactor:
             # "Sarah Jones").
             placeholder = state._names.get(self._digest("NAME", parts[0]))
         if placeholder is None:
-            placeholder = state._new_placeholder(candidate.type)
+            kind = candidate.role if candidate.type == "PERSON" else candidate.type
+            placeholder = state._new_placeholder(kind)
         state._values.setdefault(value_digest, placeholder)
         for part in parts:
             state._names.setdefault(self._digest("NAME", part), placeholder)
         return placeholder
+
+
+def _matching_view(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without invisible characters, and the index in ``text`` of each kept character.
+
+    The positions are ``None`` when nothing was removed (the common case, at no cost).
+    """
+    if _INVISIBLE_RE.search(text) is None:
+        return text, None
+    positions = [i for i, char in enumerate(text) if not _INVISIBLE_RE.match(char)]
+    return "".join(text[i] for i in positions), positions
 
 
 def _overlaps(start: int, end: int, candidates: list[_Candidate]) -> bool:

@@ -36,10 +36,10 @@ def test_redact_writes_one_line_per_input_line_in_order() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout.split("\n")
     assert out[-1] == "" and len(out) - 1 == len(lines)
-    assert out[0] == "my daughter [PERSON_1] saw the health visitor"
+    assert out[0] == "my daughter [CHILD_1] saw the health visitor"
     assert out[1] == ""
     assert "[PHONE_1]" in out[2] and "[EMAIL_1]" in out[2]
-    assert out[3].startswith("[PERSON_1] is 6 months old")  # same person, same placeholder
+    assert out[3].startswith("[CHILD_1] is 6 months old")  # same person, same placeholder
     assert "GP on Monday" in out[3]
     assert "[POSTCODE_1]" in out[4] and "[NHS_NUMBER_1]" in out[4]
 

@@ -99,7 +99,7 @@ CASES: list[tuple[str, str]] = [
     ("a 10 min walk", "a 10 min walk"),
     ("flat 2, 19 Hillside Court", "[ADDRESS_1]"),
     ("27a Oakwood Drive", "[ADDRESS_1]"),
-    ("saw him 3 times dr patel said", "saw him 3 times dr [PERSON_1] said"),
+    ("saw him 3 times dr patel said", "saw him 3 times dr [STAFF_1] said"),
     # --- people: cues ----------------------------------------------------------------------
     ("my name is Sarah Jones", "my name is [PERSON_1]"),
     ("my name is sarah okafor", "my name is [PERSON_1]"),
@@ -112,31 +112,31 @@ CASES: list[tuple[str, str]] = [
     ("this is ridiculous", "this is ridiculous"),
     ("this is priya", "this is [PERSON_1]"),
     ("hi its sarah jones", "hi its [PERSON_1]"),
-    ("a nurse called zendaya", "a nurse called [PERSON_1]"),
+    ("a nurse called zendaya", "a nurse called [STAFF_1]"),
     ("she's called zendaya", "she's called [PERSON_1]"),
-    ("we saw a nurse named Bethany", "we saw a nurse named [PERSON_1]"),
+    ("we saw a nurse named Bethany", "we saw a nurse named [STAFF_1]"),
     ("it's called bronchiolitis", "it's called bronchiolitis"),
     ("she was called back after 2 hours", "she was called back after 2 hours"),
     ("i called reception", "i called reception"),
-    ("my son is zayn", "my son is [PERSON_1]"),
-    ("my son zayn loved it", "my son [PERSON_1] loved it"),
-    ("my daughter is called zaydenn", "my daughter is called [PERSON_1]"),
-    ("my baby girl is called amelia-rose", "my baby girl is called [PERSON_1]"),
-    ("my 2 year old oscar", "my 2 year old [PERSON_1]"),
-    ("my 3yo, max, loves it", "my 3yo, [PERSON_1], loves it"),
-    ("our little one freya", "our little one [PERSON_1]"),
+    ("my son is zayn", "my son is [CHILD_1]"),
+    ("my son zayn loved it", "my son [CHILD_1] loved it"),
+    ("my daughter is called zaydenn", "my daughter is called [CHILD_1]"),
+    ("my baby girl is called amelia-rose", "my baby girl is called [CHILD_1]"),
+    ("my 2 year old oscar", "my 2 year old [CHILD_1]"),
+    ("my 3yo, max, loves it", "my 3yo, [CHILD_1], loves it"),
+    ("our little one freya", "our little one [CHILD_1]"),
     ("my partner tom and i", "my partner [PERSON_1] and i"),
     ("my husband Kwame", "my husband [PERSON_1]"),
     ("my nan Morag came too", "my nan [PERSON_1] came too"),
-    ("my twins ayaan and inaya", "my twins [PERSON_1] and [PERSON_2]"),
-    ("my kids are amira, yusuf and hana", "my kids are [PERSON_1], [PERSON_2] and [PERSON_3]"),
-    ("Zendaya is my daughter", "[PERSON_1] is my daughter"),
-    ("zayn's mum here", "[PERSON_1]'s mum here"),
-    ("zendaya's mum here", "[PERSON_1]'s mum here"),
-    ("im zayns mum", "im [PERSON_1]s mum"),
-    ("hiya its zaydenns mum", "hiya its [PERSON_1]s mum"),
+    ("my twins ayaan and inaya", "my twins [CHILD_1] and [CHILD_2]"),
+    ("my kids are amira, yusuf and hana", "my kids are [CHILD_1], [CHILD_2] and [CHILD_3]"),
+    ("Zendaya is my daughter", "[CHILD_1] is my daughter"),
+    ("zayn's mum here", "[CHILD_1]'s mum here"),
+    ("zendaya's mum here", "[CHILD_1]'s mum here"),
+    ("im zayns mum", "im [CHILD_1]s mum"),
+    ("hiya its zaydenns mum", "hiya its [CHILD_1]s mum"),
     ("my partners mum came", "my partners mum came"),
-    ("mum of zendaya", "mum of [PERSON_1]"),
+    ("mum of zendaya", "mum of [CHILD_1]"),
     ("my son is teething", "my son is teething"),
     (
         "my son has autism and my daughter has asthma",
@@ -148,24 +148,24 @@ CASES: list[tuple[str, str]] = [
     ("my husband is a nurse", "my husband is a nurse"),
     ("my son's name is kacper nowak", "my son's name is [PERSON_1]"),
     # --- people: titles and roles ------------------------------------------------------------
-    ("Dr Okonkwo was lovely", "Dr [PERSON_1] was lovely"),
-    ("dr. Adeyemi and nurse jones", "dr. [PERSON_1] and nurse [PERSON_2]"),
-    ("Mrs O'Brien was amazing", "Mrs [PERSON_1] was amazing"),
-    ("mr smith", "mr [PERSON_1]"),
-    ("Ms Zendaya Mensah", "Ms [PERSON_1]"),
-    ("health visitor okafor", "health visitor [PERSON_1]"),
-    ("hv sarah came", "hv [PERSON_1] came"),
-    ("the midwife, Chioma, was kind", "the midwife, [PERSON_1], was kind"),
-    ("GP Zendaya", "GP [PERSON_1]"),
+    ("Dr Okonkwo was lovely", "Dr [STAFF_1] was lovely"),
+    ("dr. Adeyemi and nurse jones", "dr. [STAFF_1] and nurse [STAFF_2]"),
+    ("Mrs O'Brien was amazing", "Mrs [STAFF_1] was amazing"),
+    ("mr smith", "mr [STAFF_1]"),
+    ("Ms Zendaya Mensah", "Ms [STAFF_1]"),
+    ("health visitor okafor", "health visitor [STAFF_1]"),
+    ("hv sarah came", "hv [STAFF_1] came"),
+    ("the midwife, Chioma, was kind", "the midwife, [STAFF_1], was kind"),
+    ("GP Zendaya", "GP [STAFF_1]"),
     ("the GP said", "the GP said"),
     ("gp surgery never answers", "gp surgery never answers"),
     ("the doctor examined him", "the doctor examined him"),
     ("miss you", "miss you"),
     ("they made him miss lunch", "they made him miss lunch"),
-    ("miss okafor was kind", "miss [PERSON_1] was kind"),
+    ("miss okafor was kind", "miss [STAFF_1] was kind"),
     ("the midwife unit", "the midwife unit"),
     ("the nurse on nicu was called Precious", "the nurse on nicu was called [PERSON_1]"),
-    ("Baby Zendaya was weighed", "Baby [PERSON_1] was weighed"),
+    ("Baby Zendaya was weighed", "Baby [CHILD_1] was weighed"),
     # --- people: gazetteer and ambiguous names ------------------------------------------------
     (
         "Oliver, Amelia, Muhammad, Aisha, Zayn, Priya, Oksana, Kacper, Chidi, Siobhan",
@@ -176,8 +176,8 @@ CASES: list[tuple[str, str]] = [
     ("oliver smith", "[PERSON_1]"),
     ("Sarah Jones was kind", "[PERSON_1] was kind"),
     ("Zoë and Siân", "[PERSON_1] and [PERSON_2]"),
-    ("my daughter grace", "my daughter [PERSON_1]"),
-    ("nurse will was lovely", "nurse [PERSON_1] was lovely"),
+    ("my daughter grace", "my daughter [CHILD_1]"),
+    ("nurse will was lovely", "nurse [STAFF_1] was lovely"),
     ("the nurse will see him", "the nurse will see him"),
     ("my daughter may need a referral", "my daughter may need a referral"),
     ("my son will be seen on monday", "my son will be seen on monday"),
@@ -209,7 +209,7 @@ CASES: list[tuple[str, str]] = [
     # --- everything at once ----------------------------------------------------------------
     (
         "my son Jayden Smith-Okafor has a dob of 01/02/2020, call 07700 900456",
-        "my son [PERSON_1] has a dob of [DATE_1], call [PHONE_1]",
+        "my son [CHILD_1] has a dob of [DATE_1], call [PHONE_1]",
     ),
 ]
 
@@ -234,7 +234,8 @@ def _assert_entities_consistent(original: str, result: Redaction) -> None:
     for entity in result.entities:
         assert isinstance(entity, Entity)
         assert entity.type in redact_module.ENTITY_TYPES
-        assert entity.placeholder.startswith(f"[{entity.type}_")
+        kinds = redact_module.PERSON_ROLES if entity.type == "PERSON" else (entity.type,)
+        assert entity.placeholder.startswith(tuple(f"[{kind}_" for kind in kinds))
         assert position <= entity.start < entity.end <= len(original)
         rebuilt.append(original[position : entity.start])
         rebuilt.append(entity.placeholder)
@@ -314,14 +315,14 @@ def test_postcode_and_nhs_number_normalised_across_messages() -> None:
 def test_name_seen_once_is_redacted_later_without_context() -> None:
     redactor = Redactor(KEY)
     state = RedactionState()
-    assert redactor.redact("my son is Zaydenn", state).text == "my son is [PERSON_1]"
-    assert redactor.redact("zaydenn loved it", state).text == "[PERSON_1] loved it"
-    assert redactor.redact("Zaydenn's nurse was kind", state).text == "[PERSON_1]'s nurse was kind"
+    assert redactor.redact("my son is Zaydenn", state).text == "my son is [CHILD_1]"
+    assert redactor.redact("zaydenn loved it", state).text == "[CHILD_1] loved it"
+    assert redactor.redact("Zaydenn's nurse was kind", state).text == "[CHILD_1]'s nurse was kind"
 
 
 def test_later_mention_within_one_message() -> None:
     result = _redact("my daughter is called zaydenn. zaydenn has been poorly")
-    assert result.text == "my daughter is called [PERSON_1]. [PERSON_1] has been poorly"
+    assert result.text == "my daughter is called [CHILD_1]. [CHILD_1] has been poorly"
 
 
 def test_full_name_then_first_name_and_surname() -> None:
@@ -330,15 +331,15 @@ def test_full_name_then_first_name_and_surname() -> None:
     assert redactor.redact("the hv was Ngozi Okafor", state).text == "the hv was [PERSON_1]"
     assert redactor.redact("ngozi said", state).text == "[PERSON_1] said"
     assert redactor.redact("mrs okafor rang", state).text == "mrs [PERSON_1] rang"
-    assert redactor.redact("my son Zaydenn", state).text == "my son [PERSON_2]"
+    assert redactor.redact("my son Zaydenn", state).text == "my son [CHILD_1]"
 
 
 def test_ambiguous_name_later_mention_is_careful() -> None:
     redactor = Redactor(KEY)
     state = RedactionState()
-    assert redactor.redact("nurse Will was lovely", state).text == "nurse [PERSON_1] was lovely"
+    assert redactor.redact("nurse Will was lovely", state).text == "nurse [STAFF_1] was lovely"
     later = redactor.redact("will you call me? Will was great. i will", state)
-    assert later.text == "will you call me? [PERSON_1] was great. i will"
+    assert later.text == "will you call me? [STAFF_1] was great. i will"
 
 
 def test_state_json_round_trip_holds_no_raw_values() -> None:
@@ -369,7 +370,7 @@ def test_state_json_round_trip_holds_no_raw_values() -> None:
     restored = RedactionState.from_json(json.loads(dumped))
     assert restored.to_json() == state.to_json()
     follow_up = redactor.redact("zaydenn and 07700900123 and Priya", restored)
-    assert follow_up.text == "[PERSON_1] and [PHONE_1] and [PERSON_2]"
+    assert follow_up.text == "[CHILD_1] and [PHONE_1] and [PERSON_1]"
 
 
 def test_from_json_none_is_fresh_and_garbage_is_rejected() -> None:
@@ -436,10 +437,10 @@ STREAM = [
 def test_redact_stream_plain_keeps_order_and_count() -> None:
     out = list(redact_stream(STREAM, KEY, as_json=False))
     assert out == [
-        "my son is [PERSON_1]",
+        "my son is [CHILD_1]",
         "",
         "call [PHONE_1]",
-        "[PERSON_1] loved it",
+        "[CHILD_1] loved it",
         "",
         "no newline at the end",
     ]
@@ -449,13 +450,13 @@ def test_redact_stream_json_keeps_order_count_and_offsets() -> None:
     out = [json.loads(line) for line in redact_stream(STREAM, KEY, as_json=True)]
     assert [o["text"] for o in out] == list(redact_stream(STREAM, KEY, as_json=False))
     assert out[0]["entities"] == [
-        {"type": "PERSON", "placeholder": "[PERSON_1]", "start": 10, "end": 17}
+        {"type": "PERSON", "placeholder": "[CHILD_1]", "start": 10, "end": 17}
     ]
     assert out[1] == {"text": "", "entities": []}
     assert out[2]["entities"] == [
         {"type": "PHONE", "placeholder": "[PHONE_1]", "start": 5, "end": 17}
     ]
-    assert out[3]["entities"][0]["placeholder"] == "[PERSON_1]"
+    assert out[3]["entities"][0]["placeholder"] == "[CHILD_1]"
 
 
 def test_redact_stream_json_keeps_non_ascii() -> None:
