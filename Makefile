@@ -4,9 +4,10 @@ PY311 ?= $(shell command -v /root/.pyenv/versions/3.11.7/bin/python || command -
 PY310 ?= $(shell command -v /root/.pyenv/versions/3.10.13/bin/python || command -v python3.10)
 VENV := .venv
 RASA_VENV := .venv-rasa
+BENCH_VENV := .venv-bench
 APP := $(VENV)/bin/parentvoice
 
-.PHONY: setup run test compile train bench lint clean chromium
+.PHONY: setup run test compile train bench eval-redact lint clean chromium
 
 # Install-only step shared by run and test. Idempotent: stamps record what is installed.
 setup: $(VENV)/.stamp $(RASA_VENV)/.stamp
@@ -44,8 +45,20 @@ bench: train
 	$(VENV)/bin/python bench/sender_rate.py
 	$(VENV)/bin/python bench/rasa_pipeline.py
 
+# Our redactor against Microsoft Presidio on the project's evaluation set, side by side in one run.
+# Presidio and its spaCy model live in their own venv: they are for this comparison only.
+$(BENCH_VENV)/.stamp: eval/redact/requirements-presidio.txt
+	test -x $(BENCH_VENV)/bin/python || $(PY311) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet --require-hashes -r eval/redact/requirements-presidio.txt
+	touch $@
+
+eval-redact: setup $(BENCH_VENV)/.stamp
+	$(VENV)/bin/python eval/redact/generate.py --check
+	$(BENCH_VENV)/bin/python eval/redact/run.py --require-presidio
+
 lint: setup
-	$(VENV)/bin/ruff check bot flows storage tests bench
+	$(VENV)/bin/ruff check bot flows storage tests bench eval
 	$(VENV)/bin/mypy bot flows storage
 
 clean:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import sys
 from datetime import date
@@ -84,6 +85,12 @@ def _flows(config: Config, args: argparse.Namespace) -> int:
 def _redact(config: Config, args: argparse.Namespace) -> int:
     from bot.redact import redact_stream
 
+    # Lines end at "\n" only (a stray "\r" must not split a line in two), bytes that are not
+    # UTF-8 become U+FFFD rather than an error, and output is UTF-8 whatever the locale says.
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(encoding="utf-8", errors="replace", newline="\n")
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(encoding="utf-8", errors="strict", newline="\n")
     for line in redact_stream(sys.stdin, config.security.pseudonym_key, as_json=args.json):
         sys.stdout.write(line + "\n")
     sys.stdout.flush()

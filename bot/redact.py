@@ -444,7 +444,7 @@ _EMAIL_RE = re.compile(
 )
 # Spelled-out addresses parents type to dodge autocorrect: "sarahj88 at gmail dot com".
 _SPOKEN_EMAIL_RE = re.compile(
-    r"(?<![\w.])[A-Za-z0-9][\w.\-]*(?:\s+dot\s+[A-Za-z0-9\-]+){0,3}\s*(?:\(at\)|\[at\]|\s+at\s+)\s*"
+    r"(?<![\w.\-])[A-Za-z0-9][\w.\-]*(?:\s+dot\s+[A-Za-z0-9\-]+){0,3}\s*(?:\(at\)|\[at\]|\s+at\s+)\s*"
     r"(?:gmail|googlemail|hotmail|yahoo|outlook|icloud|live|btinternet|aol|sky|nhs|protonmail|"
     r"mail)(?:\s*(?:\.|\bdot\b)\s*(?:com|co|uk|net|org))+\b",
     re.IGNORECASE,

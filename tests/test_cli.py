@@ -83,3 +83,46 @@ def test_export_on_an_empty_database_writes_the_header(tmp_path: Path) -> None:
         b"\xef\xbb\xbfconversation,flow,flow_version,question_id,direction"
     )
     assert "exported 0 messages" in result.stderr
+
+
+def test_redact_passes_awkward_lines_through_safely() -> None:
+    """Empty, very long, emoji, right-to-left and control characters: one line out per line in."""
+    long_line = ("waited ages 😩 " * 800)[:9_970] + " ring 07700 900789"
+    lines = [
+        "",
+        long_line,
+        "👶🏽 my son zayn 👨‍👩‍👧 loved it 💙",
+        "ابني زين. رقمي 07700 900123",  # Arabic, right to left, with a phone number inside
+        "call 0770\u200b0 900\u2060456\x1b[2J now\x07",  # zero-width and control characters
+        "\u202eevil\u202c text",  # a right-to-left override that could disguise what staff see
+        "a stray\rcarriage return 07700 900321",
+    ]
+    payload = ("\n".join(lines) + "\n").encode() + b"bad bytes \xff\xfe 07700 900654\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "redact"], cwd=ROOT, input=payload,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.decode("utf-8").split("\n")
+    assert out[-1] == "" and len(out) - 1 == len(lines) + 1
+    assert out[0] == ""
+    assert len(out[1]) < 10_000 and out[1].endswith("ring [PHONE_1]")
+    assert out[2] == "👶🏽 my son [CHILD_1] 👨‍👩‍👧 loved it 💙"  # joiners in emoji kept
+    assert out[3] == "ابني زين. رقمي [PHONE_2]"
+    assert out[4] == "call [PHONE_3][2J now"  # the number is caught, the escape bytes dropped
+    assert out[5] == "evil text"
+    assert out[6] == "a straycarriage return [PHONE_4]"
+    assert out[7] == "bad bytes \ufffd\ufffd [PHONE_5]"
+    for digits in ("900789", "900123", "900456", "900321", "900654"):
+        assert digits not in result.stdout.decode()
+
+    as_json = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "redact", "--json"], cwd=ROOT, input=payload,
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    objects = [json.loads(line) for line in as_json.stdout.decode().splitlines()]
+    assert [o["text"] for o in objects] == out[:-1]
+    # Offsets point into the input line: the phone number in the line with zero-width characters.
+    (entity,) = objects[4]["entities"]
+    assert lines[4][entity["start"] : entity["end"]] == "0770\u200b0 900\u2060456"
