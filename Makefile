@@ -50,7 +50,8 @@ bench: train
 $(BENCH_VENV)/.stamp: eval/redact/requirements-presidio.txt
 	test -x $(BENCH_VENV)/bin/python || $(PY311) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet --require-hashes -r eval/redact/requirements-presidio.txt
+	$(BENCH_VENV)/bin/pip install --quiet --require-hashes --ignore-requires-python \
+		-r eval/redact/requirements-presidio.txt
 	touch $@
 
 eval-redact: setup $(BENCH_VENV)/.stamp
