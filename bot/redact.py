@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from importlib import resources
 from typing import Any
 
 __all__ = ["ENTITY_TYPES", "Entity", "Redaction", "RedactionState", "Redactor", "redact_stream"]
@@ -251,6 +252,7 @@ _AMBIGUOUS_NAMES = _words(
 _SURNAMES = _words(
     """
     smith jones williams taylor brown davies davis evans wilson thomas roberts johnson lewis
+    ward baker grant green black wood hill king cook bell ford price page long fox moon young
     walker robinson thompson white watson jackson wright harris cooper martin clarke clark
     james morgan hughes edwards moore turner parker hall young phillips patel khan shah begum
     akhtar hussain ahmed ali singh kaur sharma gupta kumar das mistry chauhan choudhury
@@ -376,9 +378,20 @@ _COMMON_WORDS = _words(
     """
 )
 
+# Kept whatever the name layers think: services staff must be able to act on, and hospitals and
+# services whose names contain a first name ("the Rosie", "Alder Hey", "Jenny Lind"). Hospitals
+# named "St X's" or "X Hospital" are recognised by shape, in ``_is_place_name``.
 _ALLOWLIST_RE = re.compile(
     r"\b(?:gps?|a\s*&\s*e|a\s+and\s+e|111|999|camhs|nicu|scbu|picu|nhs|health\s+visitors?|"
-    r"school\s+nurses?)\b",
+    r"school\s+nurses?|"
+    r"the\s+(?:rosie|evelina|jessop|lister|princess\s+royal|royal\s+alexandra|"
+    r"florence\s+nightingale|james\s+cook|george\s+eliot|william\s+harvey|john\s+radcliffe)|"
+    r"alder\s+hey|great\s+ormond\s+st(?:reet|\.)?|jenny\s+lind|jessop\s+wing|"
+    r"john\s+radcliffe|william\s+harvey|james\s+cook\s+(?:university\s+)?hospital|"
+    r"george\s+eliot\s+hospital|queen\s+charlotte['’]?s|noah['’]?s\s+ark|"
+    r"ronald\s+mcdonald\s+house|princess\s+(?:royal|alexandra|of\s+wales)\s+hospital|"
+    r"the\s+(?:jr|bri|gri|lgi|rvi|qmc|qe|qeh|qa|rsch|bch|jcuh)|"
+    r"(?:at|to|in|from)\s+(?:jimmy['’]?s|pinders|alder\s*hey|king['’]?s))(?![\w'’])",
     re.IGNORECASE,
 )
 
@@ -401,11 +414,52 @@ _PRONOUNS = _words(
 # Verbs that make a lowercase ambiguous word the subject: "will was lovely", "grace said".
 _NAME_VERBS = _words(
     "was is has had said says did does told tells came comes gave gives helped helps explained "
-    "listened seemed looked rang phoned called checked weighed visited"
+    "listened seemed looked rang phoned called checked weighed visited went goes got gets "
+    "slept sleeps cried cries caught catches needs needed loves loved started stopped"
 )
 
-_NEVER_NAME = _COMMON_WORDS  # the allow-listed terms are in it too
-_SURNAMES_ONLY = _SURNAMES - _COMMON_WORDS
+# Words of British texting and of health services that no dictionary lists but that are not
+# names, though the SSA list has babies called them. (April, May, June, August and Jan are names
+# too: they are in _AMBIGUOUS_NAMES.)
+_UK_WORDS = _words(
+    """
+    nan nanna nana nanny mam mammy hun hunny bub bubs bubba bubby hubby lo ds dd dh hv hvs gp gps
+    obs paed paeds neo scbu nicu picu camhs salt ot physio ae nct sen senco ehcp bf ff ebf cmpa
+    calpol nurofen gaviscon infacol dentinox sudocrem aptamil kendamil cow gate dob ni nino ish
+    manc brum wks mths yrs hrs mins bday bdays rly abt bout cos coz tbh ngl idk imo lol omg pls
+    plz thx ty tho thru gonna wanna gotta dunno kinda ppl msg msgs txt appt appts docs doc drs
+    hosp rn atm asap fyi btw obvs defo deffo prob probs def hun hubs mil fil sil bil ff
+    january february march july september october november december feb mar apr jun jul aug
+    sep sept oct nov dec monday tuesday wednesday thursday friday saturday
+    sunday mon tue tues wed weds thu thur thurs fri sat sun tiktok instagram insta facebook fb
+    whatsapp youtube google mumsnet netmums snapchat twitter messenger zoom teams nhsapp
+    """
+)
+_NEVER_NAME = _COMMON_WORDS | _UK_WORDS  # the allow-listed terms are in it too
+_SURNAMES_ONLY = _SURNAMES - _NEVER_NAME
+
+
+def _wordlist(name: str) -> frozenset[str]:
+    """A list from bot/wordlists/ (see tools/build_wordlists.py for where each comes from)."""
+    text = resources.files("bot").joinpath("wordlists", name).read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+# The hand-written lists above decide where they disagree with the generated ones: "june" is a
+# month first, "martin" a name first.
+_ENGLISH_WORDS = _wordlist("english_words.txt") | _NEVER_NAME
+_AMBIGUOUS_NAMES = _AMBIGUOUS_NAMES | (_wordlist("name_words.txt") - _FIRST_NAMES - _NEVER_NAME)
+# Clinical words, medicines and baby brands, and UK hospitals and places: words no general
+# dictionary has, and no name either (written for this project; see the files' headers). A UK
+# place beats the US baby-name list: Bradford, Brighton and Warwick are towns here.
+_HEALTH_WORDS = _wordlist("health_words.txt")
+_UK_PLACES = _wordlist("uk_places.txt")
+_FIRST_NAMES = _FIRST_NAMES | (_wordlist("first_names.txt") - _UK_PLACES - _HEALTH_WORDS)
+_FIRST_NAMES = _FIRST_NAMES - _AMBIGUOUS_NAMES - _NEVER_NAME
+_ENGLISH_WORDS = _ENGLISH_WORDS | _HEALTH_WORDS | (_UK_PLACES - _FIRST_NAMES)
+# Frequent words with one letter taken out, by position: ("waitng", 5) comes from "waiting".
+_FREQUENT = _wordlist("frequent_words.txt")
+_FREQUENT_DELETES = frozenset((w[:i] + w[i + 1 :], i) for w in _FREQUENT for i in range(len(w)))
 
 # A name followed by one of these (after up to two further non-common words) is part of the name
 # of a place: "Rosie Hospital", "Lily Ward", "James Cook University Hospital".
@@ -422,6 +476,77 @@ _PARENT_WORDS = _words(
 )
 # After "X's", these make X an adult ("jo's husband"); other words make X most likely a child.
 _ADULT_RELATIVES = _words("husband wife partner boyfriend girlfriend fiance fiancee ex")
+# For names that are also words.
+_MODAL_NAMES = _words("will may can")
+_MONTH_NAMES = _words("april may june august jan")
+# Abstract nouns: "with patience", "for joy", "with grace" are ordinary English.
+_ABSTRACT_NAMES = _words(
+    """
+    hope joy faith patience grace mercy comfort love charity destiny harmony victory honey
+    precious blessing favour gift sunny storm melody heaven lucky justice trinity serenity
+    """
+)
+_AGE_GAP_RE = re.compile(r"\s+(?:[\d\-–/.]+\s*)*")  # "rays 1 yr review", "pats 6-8 week check"
+_ME_AND_RE = re.compile(r"\b(?:me|i)(?:\s+(?:and|n)\s+|\s*[&+]\s*)$", re.IGNORECASE)
+_PREPOSITIONS = _words("in on at since until till by from of for about during before after")
+_ADJECTIVE_NAMES = _words("frank sunny rich lucky precious free fine well sure grand happy blessed")
+_SEASONS_AND_MONTHS = _words("summer autumn winter spring april may june august jan")
+_ADVERBS = _words("still never always just also then really finally actually even already")
+_TIME_NOUNS = _words(
+    """
+    day days night nights evening morning holidays holiday term year years yr yrs week weeks wk
+    wks month months mth mths
+    """
+)
+_CLAUSE_STARTERS = _words(
+    "and when after because but while until till so then since before as cos coz n also"
+)
+_GREETINGS = _words("hi hiya hello hey morning evening afternoon heya hii")
+_INTRO_FOLLOWERS = _words(
+    "mum mummy mam mom dad daddy nan nana gran grandma grandad carer here and aunt auntie my"
+)
+_PERSON_VERBS = _words(
+    """
+    said says rang rings called calls told cried cries caught catches came comes slept sleeps
+    fed feeds ate eats weighed weighs felt feels noticed spotted asked explained remembered
+    loves loved smiled smiles started starts stopped stops ended ends referred gave took saw
+    sees gets got needs needed keeps kept hates hated wont won't cant can't couldnt couldn't
+    doesnt doesn't didnt didn't wasnt wasn't isnt isn't screamed screams vomited walked walks
+    talked talks crawled crawls refused refuses wakes woke goes went arrived turned turns
+    """
+)
+_PERSON_PREDICATES = _words(
+    """
+    born weighed discharged seen admitted sick poorly ill unwell doing crying feeding sleeping
+    teething referred diagnosed vaccinated jabbed measured checked rushed transferred been had
+    having started kept home allergic premature prem tongue struggling gaining losing
+    """
+)
+_OBJECT_VERBS = _words(
+    """
+    see saw seen with took take taking gave give giving about for after called named love hug
+    cuddle told asked visit visiting fed feed weigh weighed bath bathe dress collect collected
+    picked carry carried brought bring seeing check checked examined examine
+    """
+)
+_CHILDS_THINGS = _words(
+    """
+    review check appointment appt weaning feeding feeds bottle bottles birthday bday dob nhs
+    year years yr yrs week weeks wk wks month months mth mths day first
+    red book weight jabs vaccinations vaccines immunisations nappy nappies cot room bedroom
+    school nursery teacher hearing eyes eye skin rash reflux colic cmpa jaundice constipation
+    eczema asthma allergy allergies speech tongue hip hips sleep sleeping temperature temp
+    cough cold chest ear ears referral notes records health development growth centile
+    """
+)
+# UK towns that are also first names ("we live in Shirley").
+_TOWNS = _words(
+    """
+    shirley beverley derry kendal chester lincoln kingston preston clifton morley barry stanley
+    washington hyde wells ely bury sale selby brent camden chelsea crawley hailey ashley bradley
+    dudley darlington lewes louth ripley rowley royston sidney whitby wigan winston worthing
+    """
+)
 _PLACE_PREFIXES = _words("st saint royal queen king prince princess lady sir")
 
 # Nouns after "X's" that make X a person ("zayn's mum", "amira's appointment").
@@ -444,7 +569,8 @@ _EMAIL_RE = re.compile(
 )
 # Spelled-out addresses parents type to dodge autocorrect: "sarahj88 at gmail dot com".
 _SPOKEN_EMAIL_RE = re.compile(
-    r"(?<![\w.\-])[A-Za-z0-9][\w.\-]*(?:\s+dot\s+[A-Za-z0-9\-]+){0,3}\s*(?:\(at\)|\[at\]|\s+at\s+)\s*"
+    r"(?<![\w.+\-])[A-Za-z0-9][\w.+\-]*(?:\s+(?:dot|underscore|dash|hyphen)\s+[\w.+\-]+){0,4}"
+    r"\s*(?:\(at\)|\[at\]|\s+at\s+)\s*"
     r"(?:gmail|googlemail|hotmail|yahoo|outlook|icloud|live|btinternet|aol|sky|nhs|protonmail|"
     r"mail)(?:\s*(?:\.|\bdot\b)\s*(?:com|co|uk|net|org))+\b",
     re.IGNORECASE,
@@ -456,7 +582,7 @@ _URL_RE = re.compile(
     r"(?<![\w@.\-])(?:(?:https?://|www\.)[^\s<>\"]+|"
     r"(?:[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?\.)+"
     r"(?:com|co\.uk|org\.uk|uk|org|net|io|me|ly|tv|app|info|biz|ie|us|gg|page|site|online|"
-    r"blog|link|shop|store|co|eu|de|pl|ro|ng|pk|in|bd)"
+    r"blog|link|shop|store|co|eu|de|pl|ro|ng|pk|in|bd|ee|be|to|gl|cc|ai|social)"
     r"(?![\w\-])(?:/[^\s<>\"]*)?)",
     re.IGNORECASE,
 )
@@ -552,10 +678,22 @@ _COMPACT_DOB_RE = re.compile(
     r"\b(?:dob|d\.\s?o\.\s?b\.?|date\s+of\s+birth|born)\s*[:\-]?\s*(?P<d>\d{6}|\d{8})\b",
     re.IGNORECASE,
 )
-# Words that tie a date to a person's birth or death. Appointment dates are kept on purpose.
+# Words that tie a day and month to a person's birth or death, or a baby's due date.
 _DATE_CUE_RE = re.compile(
-    r"\b(?:birthdays?|birthdate|birth|born|bday|b['’]day|dob|d\.\s?o\.\s?b\.?|due\s+date|edd|"
-    r"was\s+due|is\s+due|due\s+on|died|passed\s+away|turns|turned)(?![\w])",
+    r"\b(?:birthdays?|birthdate|birth|born|bday|b['’]day|dob|d\.\s?o\.\s?b\.?|due|edd|"
+    r"died|passed\s+away|turns|turned)(?![\w])",
+    re.IGNORECASE,
+)
+_BARE_DAY_MONTH_RE = re.compile(
+    r"(?<![\w/.\-])(?:[12]\d|3[01]|0?[1-9])[/.\-](?:1[0-2]|0?[1-9])(?![\w/]|[.\-]\d)"
+)
+_LIST_GAP_RE = re.compile(r"[\s,]*")
+# "born 3/12", "dob 31/10": a day and month with no year, only straight after such a cue (on its
+# own "8/10" is a score and "24/7" a phrase).
+_CUED_DAY_MONTH_RE = re.compile(
+    r"\b(?:born|dob|d\.\s?o\.\s?b\.?|date\s+of\s+birth|birthday|bday|due)"
+    r"(?:\s+(?:is|was|on|the|of|again|date))*\s*[:\-]?\s*"
+    r"(?P<d>(?:[12]\d|3[01]|0?[1-9])[/.\-](?:1[0-2]|0?[1-9]))(?![\w/]|[.\-]\d)",
     re.IGNORECASE,
 )
 _SENTENCE_BREAK_RE = re.compile(r"[!?\n]|\.\s")
@@ -563,7 +701,8 @@ _SENTENCE_BREAK_RE = re.compile(r"[!?\n]|\.\s")
 _STREET_SUFFIX = (
     r"(?:road|rd|street|st|avenue|ave|lane|ln|close|drive|dr|way|court|ct|crescent|cres|grove|"
     r"place|pl|terrace|tce|gardens|gdns|walk|mews|hill|row|square|sq|view|rise|park|green|"
-    r"parade|boulevard|croft|fold|gate|vale|wynd|brow|meadows?|garth)"
+    r"parade|boulevard|croft|fold|gate|vale|wynd|brow|meadows?|garth|mount|terr|bank|heights|"
+    r"grange|chase|approach|quay|wharf|dene)"
 )
 # Words that cannot be part of a street name: they turn "6 months down the road" or "3 nights in a
 # row" into ordinary sentences.
@@ -580,7 +719,7 @@ _ADDRESS_BLOCK = (
 _STREET_WORD = rf"(?!{_ADDRESS_BLOCK}\b)[^\W\d_][\w'’\-]*\.?"
 _ADDRESS_RE = re.compile(
     r"(?<![\w])"
-    r"(?:(?:flat|apartment|apt|unit|room)\s*\d{1,4}[a-z]?\s*,?\s+)?"
+    r"(?:(?:flat|apartment|apt|unit|room)\s*[a-z]?\d{1,4}[a-z]?\s*,?\s+)?"
     r"\d{1,4}[a-z]?(?:\s*-\s*\d{1,4}[a-z]?)?\s*,?\s+"
     rf"(?:the\s+|(?:{_STREET_WORD}\s+){{1,3}})"
     rf"(?P<suffix>{_STREET_SUFFIX})\b\.?",
@@ -699,12 +838,12 @@ _CUES: tuple[_Cue, ...] = (
     _cue(
         r"\b(?:my|our|his|her|their|your)\s+"
         + _REL_MODIFIERS
-        + rf"(?P<rel>{_REL_WORDS}|{_AGE_NOUN})\b\s*[,:\-–]?\s*"
+        + rf"(?P<rel>{_REL_WORDS}|{_AGE_NOUN})\b\s*[,:\-–(]?\s*"
         r"(?:(?:is|was|are|were|['’]s)\s+(?:called\s+|named\s+)?|(?:called|named|who\s+is)\s+)?",
         _STRONG,
     ),
     _cue(
-        rf"\b(?:{_TITLE_WORDS})\b\.?\s*[:\-–,]?\s*(?:called\s+|named\s+)?",
+        rf"\b(?:{_TITLE_WORDS})\b\.?\s*[:\-–,(]?\s*(?:called\s+|named\s+)?",
         _STRONG,
         fullname=True,
         role="STAFF",
@@ -764,16 +903,18 @@ _RANK = {
 # Internals
 # --------------------------------------------------------------------------------------------------
 
-# Characters that show nothing: control characters (but tab and newline), zero-width and joining
-# characters, soft hyphens, direction marks and the byte-order mark. Ignored while matching.
+# Control characters (but tab and newline) can rewrite a terminal or a log line: they become
+# spaces, while matching and in the output.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters that show nothing: zero-width and joining characters, soft hyphens, direction marks
+# and the byte-order mark. Ignored while matching, so they cannot split an identifier.
 _INVISIBLE_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u206f\ufeff]"
+    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
 )
-# Dropped from the output: control characters, which can rewrite a terminal or a log line, and
-# the bidi embeddings, overrides and isolates, which can reorder what staff see on screen.
-# Joiners and direction marks stay: Urdu needs the zero-width non-joiner, emoji the joiner.
-_UNSAFE_OUTPUT_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Dropped from the output: the bidi embeddings, overrides and isolates, which can reorder what
+# staff see on screen. Joiners and direction marks stay: Urdu needs the zero-width non-joiner,
+# emoji the joiner.
+_BIDI_CONTROL_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -835,12 +976,224 @@ def _looks_like_name(norm: str, capitalised: bool) -> bool:
         return False
     if not _VOWEL_RE.search(norm):
         return False
+    if norm not in _ENGLISH_WORDS:
+        # No dictionary has it, so its ending says little ("Loveness", "oreilly"); only verb
+        # endings still point to a misspelt word ("explaned").
+        return not norm.endswith(("ing", "ed"))
     if capitalised:
         return not norm.endswith(_NON_NAME_ENDINGS_CAPITALISED)
     if norm.endswith(_NON_NAME_ENDINGS):
         return False
     # Third-person verbs ("the nurse weighs") end in s; names ending in s mostly end like these.
     return not norm.endswith("s") or norm.endswith(_NAME_S_ENDINGS)
+
+
+def _name_word_in_person_slot(text: str, tokens: list[_Token], index: int) -> str | None:
+    """The role of a name that is also a word ("will", "penny", "ray"), or of a word that looks
+    misspelt ("juste"), if only a person fits where it stands; None when it may be ordinary:
+    "i will", "a penny", "in may", "with patience"."""
+    token = tokens[index]
+    norm = token.norm
+    previous = tokens[index - 1] if index > 0 else None
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    after = tokens[index + 2] if index + 2 < len(tokens) else None
+    if norm in _NEVER_NAME or _is_town(tokens, index) or _is_place_name(text, tokens, index, index):
+        return None
+    if previous is not None and previous.norm in _PLACE_PREFIXES:
+        return None  # "St George's", "Queen Elizabeth"
+
+    # "Ray's constipation", "rays 1 yr review", "williams hip dysplasia": a child's own things.
+    stem = norm[:-1] if norm.endswith("s") and not token.possessive else None
+    if (
+        stem is not None
+        and following is not None
+        and (_is_childs_thing(following) or following.norm in _PARENT_WORDS)
+        and _AGE_GAP_RE.fullmatch(text, token.full_end, following.start)
+        and (
+            stem in _AMBIGUOUS_NAMES
+            or _is_known_first_name(stem)
+            or (
+                norm not in _ENGLISH_WORDS
+                and following.norm not in _TIME_NOUNS
+                and _is_unknown_word(replace(token, norm=stem), typos=False)
+            )
+        )
+    ):
+        tokens[index] = replace(token, end=token.end - 1, norm=stem)
+        return "CHILD"
+    if norm not in _AMBIGUOUS_NAMES and (norm in _ENGLISH_WORDS or len(norm) < 3):
+        return None
+    if norm not in _AMBIGUOUS_NAMES and not token.capitalised and _is_typo(norm):
+        return None  # "and noobdy came": a slip of the thumb, not a name
+    if token.possessive:
+        if norm in _PLACE_PREFIXES:
+            return None  # "admitted to King's"
+        if (
+            following is not None
+            and following.norm in _TIME_NOUNS
+            and _gap_is_space(text, token, following)
+        ):
+            return None  # "summer's day"; but "will's 27 month check" is a child's
+        if following is not None and (
+            _is_childs_thing(following) or following.norm in _PARENT_WORDS
+        ):
+            return "CHILD"  # "will's colic", "zayn's mum"
+        return "PERSON"
+
+    before = text[max(0, token.start - 12) : token.start]
+    gap_after = text[token.full_end : following.start] if following else text[token.full_end :]
+    mid_capital = token.capitalised and not token.sentence_initial
+    at_start = previous is None or token.sentence_initial or previous.norm in _CLAUSE_STARTERS
+    # "me and sunny were in A&E", "a lifesaver for me & frank".
+    if _ME_AND_RE.search(before):
+        return "PERSON"
+    # "ray mcgregor", "Amber Wiśniewski", "grace taylor": a name-word before a surname.
+    if (
+        following is not None
+        and _gap_is_space(text, token, following)
+        and (
+            following.norm in _SURNAMES_ONLY
+            or (
+                following.capitalised
+                and not following.sentence_initial
+                and following.norm in _SURNAMES
+            )
+            or (
+                len(following.norm) >= 4
+                and not _is_known_first_name(following.norm)
+                and _is_unknown_word(following)
+            )
+        )
+    ):
+        return "PERSON"
+    # "sunny (4 month old)", "Rose (Will and June's mum)", "thanks for listening dawn (...)".
+    if gap_after.lstrip().startswith("(") and (
+        previous is None or previous.norm not in _PREPOSITIONS
+    ):
+        return "CHILD" if re.match(r"\s*\(\s*\d", gap_after) else "PERSON"
+    # "It was joy who noticed", "asked about June who was at home".
+    if following is not None and following.norm == "who":
+        return "PERSON"
+    # "hiya ray here", "Penny here."
+    greeted = previous is None or previous.norm in _GREETINGS or token.sentence_initial
+    if following is not None and following.norm == "here" and greeted:
+        return "PERSON"
+    # "hi im joy katies mum", "it's patience, tobi's mum", "im amber my number is".
+    if previous is not None and previous.norm in ("im", "i'm", "its", "it's", "am"):
+        if following is None or following.norm in _INTRO_FOLLOWERS or following.possessive:
+            return "PERSON"
+        if following.norm.endswith("s") and _is_known_first_name(following.norm[:-1]):
+            return "PERSON"  # "katies mum"
+        if (
+            norm not in _ADJECTIVE_NAMES
+            and norm not in _SEASONS_AND_MONTHS
+            and ("," in gap_after or following.norm not in _VERB_AFTER_AMBIGUOUS)
+        ):
+            return "PERSON"
+    # "will has been poorly", "Joy was weighed", "Faith spotted", "Roman had to take".
+    subject = following
+    if subject is not None and subject.norm in _ADVERBS and after is not None:
+        subject = after  # "Bill still isnt sleeping"
+    if subject is not None and (at_start or mid_capital) and not token.possessive:
+        next_after = tokens[tokens.index(subject) + 1] if subject is not tokens[-1] else None
+        if subject.norm in _PERSON_VERBS:
+            return "PERSON"
+        if subject.norm in ("was", "is", "has", "had", "s") and next_after is not None:
+            if next_after.norm in _PERSON_PREDICATES or next_after.norm in _HEALTH_WORDS:
+                return "PERSON"
+            if subject.norm == "had" and next_after.norm == "to":
+                return "PERSON"
+        if (
+            mid_capital
+            and subject.norm in ("was", "is", "has", "had")
+            and norm not in _SEASONS_AND_MONTHS
+        ):
+            return "PERSON"  # "when Ray was in nicu": a season or a word has no capital there
+    # "will has", "may is": the modal never stands there; "will is 3 yr old".
+    if (
+        norm in _MODAL_NAMES
+        and following is not None
+        and not token.possessive
+        and following.norm in ("was", "is", "has", "had", "s")
+    ):
+        return "PERSON"
+    # "nobody could see Ray", "good with will", "took Penny to A&E", "gave charity 5ml".
+    if previous is not None and previous.norm in _OBJECT_VERBS:
+        if previous.norm in ("gave", "give", "giving") and re.match(r"\s+\d", gap_after + " "):
+            return "PERSON"
+        if norm in _ABSTRACT_NAMES:
+            return None
+        if norm in _MONTH_NAMES and previous.norm in ("about", "for", "after", "since", "till"):
+            return None
+        if following is None or following.norm not in _VERB_AFTER_AMBIGUOUS:
+            return "PERSON"
+    return None
+
+
+def _is_childs_thing(token: _Token, after: _Token | None = None) -> bool:
+    """ "review", "weaning", "colic", "1 yr review": what a possessive child's name comes before."""
+    return token.norm in _CHILDS_THINGS or token.norm in _HEALTH_WORDS
+
+
+def _listed_beside_name(text: str, tokens: list[_Token], index: int, spans: dict[int, int]) -> bool:
+    """Is ``tokens[index]`` joined by "and", "&" or a comma to a name already found?"""
+    starts = set(spans)
+    ends = {last: first for first, last in spans.items()}
+    for neighbour, joiner in ((index + 2, index + 1), (index - 2, index - 1)):
+        if not 0 <= joiner < len(tokens) or not 0 <= neighbour < len(tokens):
+            continue
+        if tokens[joiner].norm not in ("and", "n") or (
+            neighbour not in starts and neighbour not in ends
+        ):
+            continue
+        return True
+    for neighbour in (index + 1, index - 1):
+        if not 0 <= neighbour < len(tokens) or (neighbour not in starts and neighbour not in ends):
+            continue
+        left, right = sorted((index, neighbour))
+        if _CONJUNCTION_RE.fullmatch(text, tokens[left].full_end, tokens[right].start):
+            return True
+    return False
+
+
+def _is_unknown_word(token: _Token, *, typos: bool = True) -> bool:
+    """Is this word in no dictionary and no list, shaped like a name, and (if ``typos``) not a
+    misspelling of a frequent word? A capital letter mid-sentence rules out a typo."""
+    norm = token.norm
+    if len(norm) < 3 or norm in _ENGLISH_WORDS or norm in _AMBIGUOUS_NAMES:
+        return False
+    parts = re.split(r"['\-]", norm)
+    if all(p in _ENGLISH_WORDS or len(p) < 3 for p in parts):
+        return False  # "follow-up", "walk-in", "o'clock"
+    if not _looks_like_name(norm, token.capitalised):
+        return False
+    if not typos or (token.capitalised and not token.sentence_initial):
+        return True
+    return not _is_typo(norm)
+
+
+def _is_typo(word: str) -> bool:
+    """Is ``word`` one slip from a frequent word: a letter missing, extra, swapped or wrong?"""
+    if len(word) < 5:
+        return False  # "egle", "amna": short names sit one slip from too many words
+    if any((word, i) in _FREQUENT_DELETES for i in range(len(word) + 1)):
+        return True  # a letter missing: "waitng"
+    for i in range(len(word)):
+        shorter = word[:i] + word[i + 1 :]
+        if shorter in _FREQUENT or (shorter, i) in _FREQUENT_DELETES:
+            return True  # a letter extra ("helpufl" is not this) or wrong: "thier" -> "their"
+    # Two letters swapped: "thnig", "afetr".
+    swaps = (word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1))
+    return any(swap in _FREQUENT for swap in swaps)
+
+
+def _is_town(tokens: list[_Token], index: int) -> bool:
+    """ "in shirley", "from beverley": a town that is also a first name, after a preposition."""
+    return (
+        tokens[index].norm in _TOWNS
+        and index > 0
+        and tokens[index - 1].norm in ("in", "from", "to", "near", "at", "around", "outside")
+    )
 
 
 def _is_known_first_name(norm: str) -> bool:
@@ -937,6 +1290,34 @@ def _date_value(match: re.Match[str]) -> str | None:
     return _date_key(found_day, _month_number(months.group()), found_year)
 
 
+def _listed_birthdays(text: str, chosen: list[_Candidate]) -> list[_Candidate]:
+    """A bare "23/07" listed with other identifiers ("its isla henderson 23/07 64 stanley crescent")
+    is a birthday: redact it when only spaces and commas separate it from a redacted span."""
+    found = []
+    for match in _BARE_DAY_MONTH_RE.finditer(text):
+        start, end = match.span()
+        if _overlaps(start, end, chosen):
+            continue
+        beside = any(
+            (c.end <= start and _LIST_GAP_RE.fullmatch(text, c.end, start))
+            or (end <= c.start and _LIST_GAP_RE.fullmatch(text, end, c.start))
+            for c in chosen
+        )
+        if beside:
+            day, month = (int(n) for n in re.split(r"[/.\-]", match.group()))
+            value = _date_key(day, month, None)
+            if value is not None:
+                found.append(_Candidate("DATE", start, end, value))
+    return found
+
+
+def _has_year(match: re.Match[str]) -> bool:
+    if match.group("num") or match.group("iso"):
+        return True
+    dated = match.group("dm") or match.group("md")
+    return dated is not None and re.search(r"(?:19|20)\d{2}|['’]\d{2}|\s\d{2}$", dated) is not None
+
+
 def _compact_date_value(digits: str) -> str | None:
     day, month = int(digits[:2]), int(digits[2:4])
     return _date_key(day, month, _year(digits[4:]))
@@ -971,6 +1352,7 @@ class Redactor:
         view, positions = _matching_view(text)
         chosen = self._resolve(self._structured(view))
         chosen = self._resolve(chosen + self._people(view, chosen, state))
+        chosen += _listed_birthdays(view, chosen)
         if positions is not None:
             chosen = [
                 replace(c, start=positions[c.start], end=positions[c.end - 1] + 1) for c in chosen
@@ -993,7 +1375,9 @@ class Redactor:
             found.append(_Candidate("EMAIL", match.start(), match.end(), match.group().lower()))
         for match in _SPOKEN_EMAIL_RE.finditer(text):
             value = re.sub(r"\s*(?:\(at\)|\[at\]|\bat\b)\s*", "@", match.group().lower())
-            value = re.sub(r"\s*\bdot\b\s*", ".", value).replace(" ", "")
+            value = re.sub(r"\s*\bdot\b\s*", ".", value)
+            value = re.sub(r"\s*\bunderscore\b\s*", "_", value)
+            value = re.sub(r"\s*\b(?:dash|hyphen)\b\s*", "-", value).replace(" ", "")
             found.append(_Candidate("EMAIL", match.start(), match.end(), value))
         found.extend(self._urls(text))
         found.extend(self._ni_numbers(text))
@@ -1096,17 +1480,29 @@ class Redactor:
         return found
 
     def _dates(self, text: str) -> list[_Candidate]:
+        """Dates of birth and due dates by cue, and every full date that has a year.
+
+        A full date ("2nd August 1989", "12.1.86") in a parent's message is almost always a
+        birthday or the day something happened to them: it narrows down who they are, and staff
+        lose little without it. A day and month alone ("in may", "3rd june") are kept unless a
+        cue ties them to a birth or a due date.
+        """
         cues = [m.span() for m in _DATE_CUE_RE.finditer(text)]
-        if not cues:
-            return []
         found = []
         for match in _DATE_RE.finditer(text):
             start, end = match.span()
-            if not self._date_has_cue(text, start, end, cues):
+            if not _has_year(match) and not self._date_has_cue(text, start, end, cues):
                 continue
             value = _date_value(match)
             if value is not None:
                 found.append(_Candidate("DATE", start, end, value))
+        for match in _CUED_DAY_MONTH_RE.finditer(text):
+            day, month = (int(n) for n in re.split(r"[/.\-]", match.group("d")))
+            if month > 12 and day <= 12:
+                day, month = month, day
+            value = _date_key(day, month, None)
+            if value is not None:
+                found.append(_Candidate("DATE", match.start("d"), match.end("d"), value))
         for match in _COMPACT_DOB_RE.finditer(text):
             value = _compact_date_value(match.group("d"))
             if value is not None:
@@ -1177,6 +1573,8 @@ class Redactor:
                     text, max(0, match.end() - 40), match.end()
                 ):
                     strength = _WEAK
+                if cue.signoff:
+                    strength = _STRONG  # a word alone at the very end after "thanks," is a name
                 following = tokens[index + 1] if index + 1 < len(tokens) else None
                 if not self._accept(tokens[index], strength, following):
                     continue
@@ -1190,6 +1588,14 @@ class Redactor:
                 strength = _STRONG if plural else _WEAK
                 for listed in self._extend_list(text, tokens, last, strength, spans):
                     roles[listed] = roles[index]
+
+        # Names that are also words ("will", "penny", "ray"), where only a person fits.
+        for index in range(len(tokens)):
+            if index not in spans:
+                found_role = _name_word_in_person_slot(text, tokens, index)
+                if found_role is not None:
+                    spans[index] = self._extend_surname(text, tokens, index, fullname=False)
+                    roles[index] = found_role
 
         # "zayn's mum", "zayns mum", "Zayn is my son".
         for index, token in enumerate(tokens):
@@ -1225,16 +1631,37 @@ class Redactor:
                 spans[index] = index
                 roles[index] = _role_of_relation(tokens[index + 3].norm, "PERSON")
 
-        # Gazetteer first names anywhere, unless part of a place's name.
+        # Names anywhere, unless part of a place's name: first names from the lists, "albies"
+        # (a possessive typed without its apostrophe), and words no dictionary knows ("hiwet",
+        # "kudakwashe"): a parent's message is mostly common words, so an unknown word is far
+        # more often a name than anything else.
         inside = {i for first, last in spans.items() for i in range(first, last + 1)}
         for index, token in enumerate(tokens):
-            if index in spans or not _is_known_first_name(token.norm):
+            if index in spans or index in inside:
                 continue
-            if index in inside:
+            if not _is_known_first_name(token.norm):
+                stem = token.norm[:-1]
+                if (
+                    token.norm.endswith("s")
+                    and token.norm not in _ENGLISH_WORDS
+                    and _is_known_first_name(stem)
+                ):
+                    tokens[index] = replace(token, end=token.end - 1, norm=stem)
+                elif not _is_unknown_word(token):
+                    continue
+            if _is_town(tokens, index):
                 continue
             last = self._extend_surname(text, tokens, index, fullname=False)
             if not _is_place_name(text, tokens, index, last):
                 spans[index] = last
+
+        # "Will and June's mum", "from Dmytro and Ray": a name-word listed beside a name.
+        for _ in range(2):
+            for index, token in enumerate(tokens):
+                if index in spans or token.norm not in _AMBIGUOUS_NAMES:
+                    continue
+                if _listed_beside_name(text, tokens, index, spans):
+                    spans[index] = index
 
         found: list[_Candidate] = []
         covered: set[int] = set()
@@ -1292,7 +1719,9 @@ class Redactor:
             if tokens[last].possessive or last + 1 >= len(tokens):
                 break
             nxt = tokens[last + 1]
-            if not _gap_is_space(text, tokens[last], nxt) or nxt.norm in _NEVER_NAME:
+            if not _gap_is_space(text, tokens[last], nxt):
+                break
+            if nxt.norm in _NEVER_NAME and not (nxt.norm in _SURNAMES and nxt.capitalised):
                 break
             if not _continues_name(nxt, fullname):
                 break
@@ -1378,11 +1807,11 @@ class Redactor:
             if candidate.type == "_KEEP":
                 continue
             placeholder = self._placeholder(candidate, state)
-            pieces.append(_UNSAFE_OUTPUT_RE.sub("", text[position : candidate.start]))
+            pieces.append(_safe_output(text[position : candidate.start]))
             pieces.append(placeholder)
             entities.append(Entity(candidate.type, placeholder, candidate.start, candidate.end))
             position = candidate.end
-        pieces.append(_UNSAFE_OUTPUT_RE.sub("", text[position:]))
+        pieces.append(_safe_output(text[position:]))
         return Redaction("".join(pieces), tuple(entities))
 
     def _placeholder(self, candidate: _Candidate, state: RedactionState) -> str:
@@ -1402,11 +1831,17 @@ class Redactor:
         return placeholder
 
 
+def _safe_output(text: str) -> str:
+    return _BIDI_CONTROL_RE.sub("", _CONTROL_RE.sub(" ", text))
+
+
 def _matching_view(text: str) -> tuple[str, list[int] | None]:
-    """``text`` without invisible characters, and the index in ``text`` of each kept character.
+    """``text`` with control characters as spaces and without invisible characters, and the index
+    in ``text`` of each kept character.
 
     The positions are ``None`` when nothing was removed (the common case, at no cost).
     """
+    text = _CONTROL_RE.sub(" ", text)
     if _INVISIBLE_RE.search(text) is None:
         return text, None
     positions = [i for i, char in enumerate(text) if not _INVISIBLE_RE.match(char)]
@@ -1429,8 +1864,13 @@ def _continues_name(token: _Token, fullname: bool) -> bool:
         return (
             _is_known_first_name(token.norm)
             or token.norm in _AMBIGUOUS_NAMES
+            or token.norm in _SURNAMES  # "Sarah White", "Sophie Ward"
             or _looks_like_name(token.norm, capitalised=True)
         )
+    if token.norm in _SURNAMES and fullname:
+        return True  # "our hv paulette grant"
+    if _is_unknown_word(token, typos=False):
+        return True  # "kitty kovac", "hibaaq egal": no dictionary word follows a name
     # Lowercase unknown words extend a name only after a cue that introduces a whole name
     # ("my name is sarah okafor"); after "my son zayn" the next word is usually a verb.
     return (
