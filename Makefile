@@ -7,7 +7,7 @@ RASA_VENV := .venv-rasa
 BENCH_VENV := .venv-bench
 APP := $(VENV)/bin/parentvoice
 
-.PHONY: setup run test compile train bench eval-redact lint clean chromium
+.PHONY: setup run test compile train bench eval-redact eval-insight lint clean chromium
 
 # Install-only step shared by run and test. Idempotent: stamps record what is installed.
 setup: $(VENV)/.stamp $(RASA_VENV)/.stamp
@@ -57,6 +57,11 @@ $(BENCH_VENV)/.stamp: eval/redact/requirements-presidio.txt
 eval-redact: setup $(BENCH_VENV)/.stamp
 	$(VENV)/bin/python eval/redact/generate.py --check
 	$(BENCH_VENV)/bin/python eval/redact/run.py --require-presidio
+
+# Safeguarding (risk recall, false alarms) and coding (themes, sentiment) on the held-out sets.
+eval-insight: setup
+	$(VENV)/bin/python eval/insight/check.py
+	$(VENV)/bin/python eval/insight/run.py
 
 lint: setup
 	$(VENV)/bin/ruff check bot flows storage tests bench eval
