@@ -1,52 +1,290 @@
-"""A first, minimal safeguarding check on the raw text, in memory, before anything is stored.
+"""Safeguarding: does a parent's message say that they or a child may be in danger?
 
-Recall first: a missed disclosure is far worse than an unneeded signposting message. Issue D
-replaces this with a curated, layered pattern set plus an NLU signal, and per-category replies.
+Checked on the raw text of every message, in memory, before anything is stored: a missed
+disclosure is far worse than an unneeded signposting message, so the check is built for recall.
+Two layers, either of which raises a category:
+
+1. curated patterns per category, written for the indirect ways people say these things ("the kids
+   would be better off without me", "he checks my phone and won't let me see my mum"), applied
+   after everyday idioms are taken out ("i'd kill for an evening slot", "my back is killing me");
+2. a classifier trained on the project's examples (``nlu/insight/risk.yml``), for phrasings no
+   pattern foresaw. It runs in the app, not in Rasa, because it must read the raw text before
+   redaction and must work when Rasa is down.
+
+Categories, most urgent first (the order replies are sent in): medical_emergency, self_harm,
+perinatal_mental_health, domestic_abuse, child_at_risk.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable, Sequence
+
+__all__ = ["CATEGORIES", "Safeguarding", "check", "patterns_match"]
+
+CATEGORIES = (
+    "medical_emergency",
+    "self_harm",
+    "perinatal_mental_health",
+    "domestic_abuse",
+    "child_at_risk",
+)
+
+_KID = (
+    r"(?:baby|babies|bubba|newborn|lo|little one|child|children|kids?|son|daughter|ds|dd|boy|girl|"
+    r"toddler|twins?|him|her|them|he|she|they|my \d+ ?(?:yo|year old|yr old|month old|week old))"
+)
+_PARTNER = (
+    r"(?:partner|husband|hubby|wife|boyfriend|girlfriend|bf|gf|fiance|fiancee|ex|other half|"
+    r"baby'?s dad|baby'?s father|kids'? dad|the dad|their dad|his dad|her dad|he|she)"
+)
+_AGE_UNDER_3_MONTHS = (
+    r"(?:(?:[1-9]|1[0-2]) ?(?:weeks?|wks?|wk|w)\b|(?:[1-9]|[1-8]\d|90) ?(?:days?|d)\b|"
+    r"(?:[12]|two|one) ?(?:months?|mths?|mnths?)\b|newborn|new born|(?:1[0-9]|[2-9]\d) ?hours? old)"
+)
+
+# "she hit me with a rattle haha": a baby or toddler, not a partner.
+_PLAYFUL = (
+    r"(?! (?:in the face )?with (?:a|his|her) (?:toy|rattle|spoon|book|bottle|block))"
+    r"(?![^.!?]{0,40}\b(?:haha|lol|he's strong|she's strong|toddler|nursery))"
+)
+# Everyday idioms that use the same words: removed before the patterns run.
+_IDIOMS = re.compile(
+    r"\b(?:i'?d|would|could) (?:kill|murder) (?:for|a)\b|"
+    r"\b(?:back|feet|head|legs?|knees?|boobs?|nipples?|stitches|scar|teeth|wait|waiting|"
+    r"this|traffic|parking|heat|queue|noise|commute) (?:is|are|was|were) (?:killing|murdering) me\b|"
+    r"\b(?:dying|dyin|gasping) (?:for|to)\b|\bto die for\b|\b(?:nearly |almost )?died laughing\b|"
+    r"\bfit of (?:the )?giggles\b|\bfits? (?:in|of laughter|right in)\b|\bfitting in\b|"
+    r"\bdrives? me (?:mad|crazy|insane|up the wall)\b|\bgo(?:ing)? mad\b|"
+    r"\bkill(?:ing)? (?:time|two birds)\b|\bkiller\b|\bhit the (?:roof|ceiling|sack|hay)\b|"
+    r"\b(?:a |the )?nightmare\b|\bscared (?:of|about) (?:needles|the dentist|spiders|injections)\b|"
+    r"\bshot (?:down|up|through)\b|\bbeat (?:the|me to)\b|\bblue (?:badge|light|book|peter)\b|"
+    r"\b(?:glass|tumbler) test\b.{0,40}\b(?:faded|fades|went away|disappeared)\b"
+)
+# A question staff asked and the parent answered no to, or help already in place, is not a
+# disclosure: "she asked if i had thoughts of harming myself, i don't".
+_ASKED_AND_DENIED = re.compile(
+    r"\b(?:asked|ask|asks|asking)\b[^.!?]{0,80}\b(?:i (?:don't|do not|didn't|haven't|have not)|"
+    r"i said no|no i|i'm not)\b"
+)
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
-    "self_harm": (
-        r"\b(kill|hurt|harm)(ing)? my ?self\b",
-        r"\bsuicid",
-        r"\bend (it all|my life)\b",
-        r"\bbetter off without me\b",
-        r"\bdon'?t want to (be here|live|go on)\b",
-        r"\bno (point|reason) (in )?(living|going on)\b",
-        r"\bwant to die\b",
+    "medical_emergency": (
+        rf"\b{_AGE_UNDER_3_MONTHS}\b[^.!?]{{0,60}}\b(?:3[89](?:\.\d)?|4[0-2](?:\.\d)?) ?(?:c|°c|degrees?)?\b",
+        rf"\b(?:3[89](?:\.\d)?|4[0-2](?:\.\d)?) ?(?:c|°c|degrees?)?\b[^.!?]{{0,60}}\b{_AGE_UNDER_3_MONTHS}",
+        rf"\b{_AGE_UNDER_3_MONTHS}[^.!?]{{0,50}}\b(?:fever|burning up|boiling|"
+        r"hot to (?:the )?touch|feels? (?:really |very |so )?hot|high temp)",
+        r"\b(?:not|isn't|isnt|stopped|stops|struggling|can't|cannot|cant|hard|difficult(?:y)?) "
+        r"(?:to )?breath(?:e|ing)\b",
+        r"\bbreathing (?:funny|fast|weird|strange|noisy|badly|heavy|hard|is bad)\b|"
+        r"\b(?:pauses?|pausing|stops?) (?:in|when) (?:his |her )?breathing\b",
+        r"\b(?:chest|ribs|tummy|neck) (?:is |are )?(?:caving|sucking|pulling) in\b|"
+        r"\bsucking in under (?:his|her|the) ribs\b|\bgrunting\b|\bwheez\w* (?:badly|loads)\b",
+        r"\b(?:lips?|tongue|face|skin) (?:\w+ ){0,3}(?:blue|grey|gray|purple|mottled)\b|"
+        r"\b(?:blue|grey|gray) (?:lips|tinge|around (?:the|his|her) (?:mouth|lips))\b|\bmottled\b",
+        r"\b(?:floppy|limp|lifeless|unresponsive|not responding|won't wake|wont wake|"
+        r"can't wake|cant wake|hard to wake|difficult to wake|keeps passing out|passed out|"
+        r"knocked out|unconscious|lost consciousness)\b",
+        r"\b(?:having|had|has|in) (?:a |another )?(?:fit|seizure|convulsion)\b|\bfitting\b|"
+        r"\b(?:seizing|convulsing|twitching and staring|eyes rolled?(?: back)?)\b|"
+        r"\b(?:fit|seizure|convulsion) (?:now|again|just now|right now|for \d+)",
+        r"\brash\b[^.!?]{0,60}\b(?:doesn't|does not|doesnt|didn't|won't|wont|not|isn't|never)\b"
+        r"[^.!?]{0,20}\b(?:fade|go away|disappear|blanch)",
+        r"\bnon[- ]?blanching\b|\bpurple (?:spots|rash|blotches)\b|\bpin ?prick (?:spots|rash)\b",
+        r"\b(?:swallowed|ate|eaten|drank|drunk|chewed|had|took|taken|got into|licked)\b[^.!?]{0,30}"
+        r"\b(?:pills?|tablets?|paracetamol|calpol|ibuprofen|medicine|meds|bleach|dishwasher "
+        r"(?:tablet|pod)|washing (?:tablet|pod|capsule)|laundry (?:pod|capsule)|chemicals?|"
+        r"cleaner|button batter\w+|batter(?:y|ies)|magnets?|vape|e-?liquid|weed|cannabis)\b",
+        r"\b(?:only |just |no |hasn't had a |hasnt had a |not had a )?(?:1|one|2|two|no) wet "
+        r"nappies?\b[^.!?]{0,40}\b(?:today|since|all day|in \d+|24)",
+        r"\b(?:not|isn't|isnt|won't|wont|hasn't|hasnt|stopped|refusing)\b[^.!?]{0,15}\b"
+        r"(?:feeding|fed|feed|drinking|taking (?:any )?milk)\b[^.!?]{0,60}\b"
+        r"(?:wet nappies|nappy|sleepy|floppy|hot|temp|fever|breath)",
+        r"\b(?:banged|hit|bumped|fell)\b[^.!?]{0,60}\b(?:head)\b[^.!?]{0,80}\b(?:sick|vomit\w*|"
+        r"drowsy|sleepy|confused|won't wake|knocked out|blood from)\b",
+        r"\b(?:fell|fallen|dropped)\b[^.!?]{0,60}\b(?:sick|vomit\w*|drowsy|sleepy|knocked out)\b",
+        r"\b(?:vomiting|throwing up|coughing up|sick(?:ing)? up) blood\b|\bblood in (?:his|her) "
+        r"(?:sick|vomit)\b|\bgreen (?:sick|vomit)\b",
+        r"\b(?:sunken|dry) (?:eyes|fontanelle|soft spot)\b|\bsoft spot (?:is )?sunken\b",
+        r"\b(?:swelling|swollen) (?:lips|tongue|face|throat)\b|\b(?:lips|tongue|face|throat) "
+        r"(?:is |are )?(?:swelling|swollen)\b|\banaphyla\w+\b",
+        r"\b(?:yellow|jaundiced)\b[^.!?]{0,40}\b(?:(?:1\d|2[0-3]) hours? old|first day|day one)\b",
+        r"\b(?:ambulance|999)\b[^.!?]{0,30}\b(?:now|coming|on (?:its|the) way|called)\b",
+        r"\b(?:moaning|high[- ]pitched) (?:noise|cry|crying)\b|\bstiff neck\b",
     ),
-    "child_at_risk": (
-        r"\b(hit|hits|hitting|beat|beats|beating|shake|shook|shaking) (my |the |our )?(baby|child|son|daughter|kid)",
-        r"\b(he|she|they) (hurts?|hits?|touch(es|ed)?) (my |the |our )?(baby|child|son|daughter|kids?)\b",
-        r"\b(abuse[ds]?|abusing)\b",
-        r"\bneglect",
+    "self_harm": (
+        r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|end|ending) (?:my ?self|me)\b",
+        r"\bsuicid\w*\b|\bself[- ]?harm\w*\b|\boverdos\w*\b",
+        r"\b(?:end|ending|take|taking) (?:it all|my (?:own )?life|things|it)\b",
+        r"\b(?:better off|be better|happier|fine) (?:\w+ ){0,2}without me\b",
+        r"\b(?:don't|do not) (?:want|wanna) (?:to )?(?:be (?:here|alive|around)|live|"
+        r"exist|wake up|go on|carry on)\b(?! (?:all day|for hours|waiting|in (?:a|the)|at (?:a|the)))",
+        r"\b(?:no|not any|isn't a|there's no|can't see the|don't see the|don't see a|what's the) "
+        r"(?:point|reason|future|way out)(?: (?:in|of) (?:me|living|life|going on|carrying on|"
+        r"anything|it all|being here)|\s*(?:[.!?]|$)| for me| anymore| any more)",
+        r"\bwant(?:ed)? (?:to )?die\b|\bwish (?:i was|i were|i'd) (?:dead|never born|gone)\b|"
+        r"\bwish i (?:could )?(?:disappear|not wake up|didn't wake up)\b",
+        r"\b(?:want|need) (?:it all|everything|the pain|this|the world) to (?:stop|end)\b|"
+        r"\bjust want out\b|\bwant out for good\b|\bwant to not exist\b|\bnot exist\b",
+        r"\b(?:can't|cant|cannot) (?:go on|keep going|do this any ?more|cope any ?more|take any ?more|"
+        r"keep myself safe|carry on)\b|\b(?:don't|dont) think i can (?:keep going|go on|carry on)\b",
+        r"\b(?:saving|stockpil\w+|hoard\w*|collecting) (?:up )?(?:my )?(?:pills|tablets|meds)\b|"
+        r"\btook too many\b|\btook (?:all|a load of|loads of) (?:my |the )?(?:pills|tablets)\b",
+        r"\b(?:train tracks|bridge|jump(?:ing)? off|in front of a (?:train|bus|car)|"
+        r"drive (?:into|off)|crash the car|step out in front)\b",
+        r"\b(?:rope|noose|hang(?:ing)? myself|razor|blades?)\b",
+        r"\bdo something (?:stupid|to myself)\b|\bnot be here (?:much longer|by|for)\b|"
+        r"\b(?:i'll|ill|i will) be gone\b|\bgoodbye (?:note|letter)\b",
+        r"\b(?:punch(?:ing)?|bang(?:ing)?|hit(?:ting)?|scratch(?:ing)?|burn(?:ing)?) "
+        r"(?:my (?:head|arms?|legs?)|walls?|myself)\b",
+        r"\b(?:had|have) enough of (?:life|everything|living)\b|\bnothing (?:will )?(?:ever )?"
+        r"get(?:s)? better\b|\btired of (?:living|life|being alive)\b",
+    ),
+    "perinatal_mental_health": (
+        r"\b(?:thoughts?|thinking|images?|pictures|urges?|urge) (?:\w+ ){0,5}(?:harm\w*|hurt\w*|"
+        r"kill\w*|drown\w*|smother\w*|suffocat\w*|stab\w*|drop\w*|shak\w*|throw\w*) "
+        r"(?:\w+ ){0,2}(?:baby|her|him|them|the baby|my baby|my son|my daughter)\b",
+        r"\b(?:harm|hurt|kill|drown|smother|suffocate|stab|drop|shake|throw) (?:\w+ ){0,2}"
+        r"(?:the baby|my baby|him|her)\b",
+        r"\b(?:don't|dont|can't|cant|cannot) (?:trust myself|keep (?:her|him|the baby|them) safe)\b|"
+        r"\b(?:a danger|dangerous) to (?:my |the )?(?:baby|him|her|them)\b|"
+        r"\bscared (?:of )?what i (?:might|could|will) do\b",
+        r"\b(?:hearing|hear) (?:voices|a voice|things)\b|\bthe voices\b|\bvoices? (?:tell|telling|say)\b|"
+        r"\b(?:people|they|someone|everyone) (?:are |is )?(?:watching|poisoning|following|after) "
+        r"(?:us|me|the baby)\b|\b(?:possessed|the devil|evil)\b[^.!?]{0,30}\bbaby\b|"
+        r"\bbaby\b[^.!?]{0,30}\b(?:possessed|the devil|evil|isn't mine|isnt mine|not mine|"
+        r"replaced|swapped)\b|\bthings that aren't real\b|\bnot real\b",
+        r"\b(?:haven't|havent|not) slept (?:in|for) (?:\d+|two|three|four|days)\b",
+        r"\b(?:not fit|unfit) to be a (?:mum|mother|mam|parent)\b|\bshould take (?:him|her|them|the "
+        r"baby) (?:off|away from) me\b|\bgive (?:her|him|the baby) (?:back|away)\b",
+        r"\bleave (?:him|her|the baby) (?:outside|somewhere|at the hospital)\b|"
+        r"\bwalk(?:ed)? out (?:and|of the house)\b[^.!?]{0,40}\b(?:baby|cot)\b|"
+        r"\bleaving and never coming back\b|\bwish i'd never had (?:him|her|them|the baby)\b",
+        r"\b(?:since|after) (?:the )?(?:birth|baby)\b[^.!?]{0,60}\b(?:losing my mind|going mad|"
+        r"can't cope|cant cope|hopeless|no point|dark place|not ok|don't want to be here)\b",
+        r"\bintrusive thoughts\b|\bpostnatal psychosis\b|\bpuerperal psychosis\b|"
+        r"\bjump(?:ing)? with the baby\b",
     ),
     "domestic_abuse": (
-        r"\b(partner|husband|wife|boyfriend|girlfriend|ex) (hits|hit|beats|hurts|threatens|chokes?)\b",
-        r"\bscared (of|to go home)\b",
-        r"\bdomestic (violence|abuse)\b",
+        rf"\b{_PARTNER} (?:\w+ ){{0,2}}(?:hit|hits|hitting|beat|beats|beating|punch\w*|kick\w*|"
+        r"slap\w*|push\w*|shov\w*|strangl\w*|chok\w*|grab\w*|spat|spits|throws things|threw|"
+        r"threatens?|threatened|rap\w+|forced|forces|burn\w*|bit) (?:me|at me|my)\b" + _PLAYFUL,
+        r"\b(?:hit|hits|beat|beats|punched|kicked|slapped|pushed|strangled|choked|grabbed|spat at|"
+        r"threw) me\b" + _PLAYFUL,
+        r"\bdomestic (?:violence|abuse)\b[^.!?]{0,40}\b(?:me|i'm|im|my|i am|we)\b|"
+        r"\b(?:i'm|im|i am) (?:being )?(?:abused|in an abusive)\b|\babusive (?:relationship|partner)\b"
+        r"[^.!?]{0,30}\b(?:i'm|im|i am|still|now)\b",
+        r"\b(?:scared|frightened|terrified|afraid) (?:of|to go home|to leave|what he|he'll|he will)\b",
+        r"\b(?:not|don't feel|dont feel) safe (?:at home|with (?:him|her|my))\b|\bnot safe at home\b",
+        r"\b(?:kill|hurt) me if i (?:leave|left|tell|told)\b|\bif i (?:leave|left|tell|told)\b"
+        r"[^.!?]{0,40}\b(?:kill|hurt|take the (?:baby|kids|children)|never see)\b",
+        r"\b(?:checks?|reads?|goes through|tracks?|listens to) my (?:phone|messages|texts|calls|location)\b|"
+        r"\b(?:won't|doesn't|does not|never) let me (?:see|go (?:out|to|anywhere)|leave|talk|out)"
+        r"\b(?: (?:my|his|her|anyone|friends|family|people|the house|alone|on my own))|"
+        r"\b(?:stops|stopped|stopping) me (?:from )?(?:seeing|going|talking|leaving)\b",
+        r"\b(?:controls?|takes?|took) (?:all )?(?:my|the) money\b|\bgives me an allowance\b|"
+        r"\bbeg (?:him )?for (?:money|nappies)\b",
+        r"\b(?:says|said|calls|tells) (?:me )?(?:i'm|im|i am) (?:worthless|useless|nothing|crazy|"
+        r"mad|a bad mum)\b|\bmakes me (?:feel|think) (?:i'm|im) (?:going )?crazy\b",
+        r"\b(?:smashed|broke|took) my phone\b|\b(?:called|rang) the police on (?:him|her)\b|"
+        r"\bhe'?d go mad if he knew\b|\bcan't talk (?:now|,)? (?:he's|hes|she's) (?:here|in the room)\b|"
+        r"\b(?:follows|followed) me\b|\blocked me (?:in|out)\b|\bkicked (?:me|us) out\b",
+        r"\b(?:fled|left|escaped) (?:him|in the night)\b[^.!?]{0,50}\b(?:doesn't|doesnt|won't|wont) "
+        r"know where\b|\brefuge\b",
+        r"\b(?:bruises?|black eye|marks)\b[^.!?]{0,40}\b(?:he|she|my partner|my husband|from him)\b",
     ),
-    "medical_emergency": (
-        r"\bnot breathing\b",
-        r"\b(can'?t|cannot|struggling to) breathe?\b",
-        r"\bunresponsive\b",
-        r"\bfloppy\b",
-        r"\b(fitting|seizure|convulsion)",
-        r"\brash (that )?(does ?n'?t|won'?t) fade\b",
-        r"\bswallowed (some |my |the )?(pills|tablets|medicine|bleach|chemicals|battery|batteries)\b",
+    "child_at_risk": (
+        rf"\b(?:hit|hits|hitting|beat|beats|beating|punch\w*|kick\w*|slap\w*|shak\w*|shook|"
+        rf"throw\w*|threw|burn\w*|bit|bites|grab\w*|strangl\w*|chok\w*|smack\w* (?:her|him) hard|"
+        rf"lock\w* (?:her|him|them) (?:in|out)) (?:\w+ ){{0,2}}{_KID}\b",
+        rf"\b{_KID} (?:\w+ ){{0,3}}(?:bruis\w*|burns?|marks|black eye|broken (?:arm|leg|bone))\b",
+        r"\b(?:bruis\w*|burns?|fingertip marks|grab marks|broken (?:arm|leg|bone))\b[^.!?]{0,60}"
+        r"\b(?:can't even|cant even|says|said|accident|don't believe|dont believe|rolled|fell|how it)\b",
+        r"\b(?:touch\w*|touches) (?:\w+ ){0,2}(?:inappropriately|private|down (?:her|his) pants|"
+        r"where (?:she|he) shouldn't)\b|\b(?:sexual|sexually|abus\w+|groom\w*|porn|naked|nude)\b"
+        r"[^.!?]{0,40}\b(?:my|her|his|the) (?:\d+ ?(?:yo|year old) )?(?:son|daughter|child|kids?|"
+        r"girl|boy|grand\w+)\b",
+        r"\b(?:pictures|photos|pics)\b[^.!?]{0,40}\b(?:asking|asked|sent|send)\b|\b(?:asking|asked)\b"
+        r"[^.!?]{0,30}\b(?:for )?(?:pictures|photos|pics)\b|\b(?:older|grown) (?:man|men|lads|boys)\b"
+        r"[^.!?]{0,60}\b(?:online|cars?|money|gifts?|phone|trainers|houses|flat)\b",
+        r"\b(?:running|selling|holding|dealing|deals|carrying|moving) (?:drugs|packages?|a package)\b|"
+        r"\bcounty lines\b|\bpeople he deals for\b|\bgoing missing\b|\bbeen missing\b|\bmissing since\b",
+        r"\b(?:left|leave|leaves|leaving) (?:\w+ ){0,2}(?:kids?|children|baby|him|her|them|the "
+        r"little ones?) (?:\w+ ){0,2}(?:alone|on (?:their|his|her) own|home alone|by (?:themselves|"
+        r"himself|herself)|for (?:days|hours|\d+ days|the night))\b|\bhome alone\b",
+        r"\b(?:haven't|havent|not|no) (?:had )?(?:a )?(?:proper )?(?:meals?|food|eaten)\b[^.!?]{0,30}"
+        r"\b(?:kids|children|days|a week|in days)\b|\bno food (?:in|for)\b",
+        r"\b(?:shak\w+|shook) (?:the |my )?(?:baby|her|him)\b|\bhand over (?:her|his) mouth\b|"
+        r"\bthrows? the baby\b|\bgrabs? the baby\b|\bpillow over\b",
+        r"\b(?:scared|frightened|terrified) (?:of|to go (?:home|to)) (?:her|his|their) "
+        r"(?:dad|mum|step ?\w+|uncle|grandad)\b|\b(?:step ?dad|step ?mum|dad|mum|uncle)\b"
+        r"[^.!?]{0,30}\b(?:hits|kicks|beats|hurts|touches|locks)\b",
+        r"\b(?:drunk|high|off (?:his|her|their) face|on drugs|using)\b[^.!?]{0,40}\b(?:looking after|"
+        r"with the (?:kids|baby|children)|in charge)\b|\bwon't let me take (?:him|her) to\b",
+        r"\b(?:hurt|harm) the (?:kids|children|baby)\b|\btake (?:the kids|the children|the baby) "
+        r"(?:abroad|away)\b",
     ),
 }
+
 _COMPILED = {
-    cat: re.compile("|".join(f"(?:{p})" for p in pats), re.I) for cat, pats in _PATTERNS.items()
+    category: [re.compile(pattern) for pattern in patterns]
+    for category, patterns in _PATTERNS.items()
 }
 
 
-def check(text: str) -> str | None:
-    """The first safeguarding category the raw text matches, or None."""
-    for category, pattern in _COMPILED.items():
-        if pattern.search(text):
-            return category
-    return None
+_TEXTING = {
+    "im": "i'm", "ive": "i've", "dont": "don't", "cant": "can't", "wont": "won't",
+    "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't", "hasnt": "hasn't",
+    "havent": "haven't", "wasnt": "wasn't", "shes": "she's", "hes": "he's", "u": "you",
+    "ur": "your", "ill": "i'll", "id": "i'd", "whats": "what's", "theres": "there's",
+}  # fmt: skip
+_WORD_RE = re.compile(r"[a-z']+")
+
+
+def _prepared(text: str) -> str:
+    """Lowercase, plain apostrophes, no accents, texting spellings expanded (punctuation and
+    numbers kept: "38.2" is a temperature), with the everyday idioms taken out."""
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = _WORD_RE.sub(lambda m: _TEXTING.get(m.group(), m.group()), text)
+    return _IDIOMS.sub(" ", text)
+
+
+def patterns_match(text: str) -> tuple[str, ...]:
+    """The categories whose patterns match ``text`` (layer 1), most urgent first."""
+    prepared = _prepared(text)
+    if _ASKED_AND_DENIED.search(prepared):
+        prepared = _ASKED_AND_DENIED.sub(" ", prepared)
+    return tuple(c for c in CATEGORIES if any(p.search(prepared) for p in _COMPILED[c]))
+
+
+# A classifier returns the probability of each category and of "risk" for a text.
+Scorer = Callable[[str], dict[str, float]]
+
+
+class Safeguarding:
+    """Both layers together. Without a scorer, only the patterns run."""
+
+    def __init__(self, scorer: Scorer | None = None, threshold: float = 0.5) -> None:
+        self._scorer = scorer
+        self._threshold = threshold
+
+    def assess(self, text: str) -> tuple[str, ...]:
+        """Every category the message may disclose, most urgent first; () if none."""
+        if not text or not text.strip():
+            return ()
+        found = set(patterns_match(text))
+        if self._scorer is not None:
+            scores = self._scorer(text)
+            if scores.get("risk", 0.0) >= self._threshold:
+                ranked = [c for c in CATEGORIES if scores.get(c, 0.0) >= self._threshold / 2]
+                best = max(CATEGORIES, key=lambda c: scores.get(c, 0.0))
+                found.update(ranked or [best])
+        return tuple(c for c in CATEGORIES if c in found)
+
+
+def check(text: str, categories: Sequence[str] = CATEGORIES) -> str | None:
+    """The most urgent category the patterns find in ``text``, or None (patterns only)."""
+    found = patterns_match(text)
+    return next((c for c in found if c in categories), None)
