@@ -60,12 +60,16 @@ class InsightModels:
     """The three trained classifiers."""
 
     def __init__(self) -> None:
-        risk = _examples("risk.yml")
+        feedback = _examples("themes.yml", "themes_more.yml")
+        # Every feedback example is also a message with no risk in it: most of what parents
+        # write is feedback, and the risk layer must stay quiet on it.
+        risk = _examples("risk.yml", "risk_more.yml") + [
+            {"text": e["text"], "risk": False, "categories": []} for e in feedback
+        ]
         self.risk = MultiLabelClassifier(("risk", *CATEGORIES)).fit(
             (e["text"], (["risk"] if e["risk"] else []) + list(e.get("categories") or []))
             for e in risk
         )
-        feedback = _examples("themes.yml", "themes_more.yml")
         self.themes = MultiLabelClassifier(THEMES).fit(
             ((e["text"], e.get("themes") or []) for e in feedback), epochs=20, rate=0.3, l2=1e-4
         )

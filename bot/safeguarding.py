@@ -35,6 +35,10 @@ _KID = (
     r"(?:baby|babies|bubba|newborn|lo|little one|child|children|kids?|son|daughter|ds|dd|boy|girl|"
     r"toddler|twins?|him|her|them|he|she|they|my \d+ ?(?:yo|year old|yr old|month old|week old))"
 )
+_KID_NOUN = (
+    r"(?:baby|babies|bubba|newborn|little one|child|children|kids?|son|daughter|boy|girl|"
+    r"toddler|twins?|\d+ ?(?:yo|year old|yr old|month old|week old))"
+)
 _PARTNER = (
     r"(?:partner|husband|hubby|wife|boyfriend|girlfriend|bf|gf|fiance|fiancee|ex|other half|"
     r"baby'?s dad|baby'?s father|kids'? dad|the dad|their dad|his dad|her dad|he|she)"
@@ -65,8 +69,18 @@ _IDIOMS = re.compile(
 # A question staff asked and the parent answered no to, or help already in place, is not a
 # disclosure: "she asked if i had thoughts of harming myself, i don't".
 _ASKED_AND_DENIED = re.compile(
-    r"\b(?:asked|ask|asks|asking)\b[^.!?]{0,80}\b(?:i (?:don't|do not|didn't|haven't|have not)|"
+    r"\b(?:asked|ask|asks|asking)\b[^!?]{0,120}\b(?:i (?:don't|do not|didn't|haven't|have not)|"
     r"i said no|no i|i'm not)\b"
+)
+# Advice given and conditions that never happened: "we were told to ring 999 if she went floppy",
+# "told to watch for blue lips, never happened", "i'm not suicidal".
+_ADVICE_AND_NEGATION = re.compile(
+    r"\b(?:told|advised|shown|taught|explained|leaflet|video|talk|poster|training|course)"
+    r"\b[^.!?]{0,20}\b(?:to |about |how to |on )?(?:look out|watch|ring|call|check|spot|what to "
+    r"do|signs)\b[^.!?]*|\bif (?:he|she|they|the baby|baby|it) (?:ever )?(?:goes|went|gets|got|"
+    r"has|had|is|was|became|becomes|starts?|stops?)\b[^.!?]*|\b(?:i'm|i am|not) not (?:suicidal|"
+    r"self harming)\b|\bnot (?:suicidal|self[- ]harming)\b|\bshaken baby\b|\bcoping with "
+    r"crying\b|\bnever shak\w+\b"
 )
 
 _PATTERNS: dict[str, tuple[str, ...]] = {
@@ -80,19 +94,24 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bbreathing (?:funny|fast|weird|strange|noisy|badly|heavy|hard|is bad)\b|"
         r"\b(?:pauses?|pausing|stops?) (?:in|when) (?:his |her )?breathing\b",
         r"\b(?:chest|ribs|tummy|neck) (?:is |are )?(?:caving|sucking|pulling) in\b|"
-        r"\bsucking in under (?:his|her|the) ribs\b|\bgrunting\b|\bwheez\w* (?:badly|loads)\b",
+        r"\bsucking in under (?:his|her|the) ribs\b|\bwheez\w* (?:badly|loads)\b|"
+        r"\bgrunting (?:noise|sound|when (?:she|he) breathes|with (?:every|each) breath)\b",
         r"\b(?:lips?|tongue|face|skin) (?:\w+ ){0,3}(?:blue|grey|gray|purple|mottled)\b|"
         r"\b(?:blue|grey|gray) (?:lips|tinge|around (?:the|his|her) (?:mouth|lips))\b|\bmottled\b",
         r"\b(?:floppy|limp|lifeless|unresponsive|not responding|won't wake|wont wake|"
         r"can't wake|cant wake|hard to wake|difficult to wake|keeps passing out|passed out|"
         r"knocked out|unconscious|lost consciousness)\b",
-        r"\b(?:having|had|has|in) (?:a |another )?(?:fit|seizure|convulsion)\b|\bfitting\b|"
+        r"\b(?:having|had|has|in) (?:a |another |her first |his first )?(?:febrile )?"
+        r"(?:fit|seizure|convulsion)\b"
+        r"(?![^.!?]{0,40}\b(?:years? ago|months ago|last (?:year|winter|summer)|when (?:she|he) "
+        r"was))|\bfitting\b|"
         r"\b(?:seizing|convulsing|twitching and staring|eyes rolled?(?: back)?)\b|"
         r"\b(?:fit|seizure|convulsion) (?:now|again|just now|right now|for \d+)",
         r"\brash\b[^.!?]{0,60}\b(?:doesn't|does not|doesnt|didn't|won't|wont|not|isn't|never)\b"
         r"[^.!?]{0,20}\b(?:fade|go away|disappear|blanch)",
         r"\bnon[- ]?blanching\b|\bpurple (?:spots|rash|blotches)\b|\bpin ?prick (?:spots|rash)\b",
-        r"\b(?:swallowed|ate|eaten|drank|drunk|chewed|had|took|taken|got into|licked)\b[^.!?]{0,30}"
+        r"\b(?:swallowed|ate|eaten|drank|drunk|chewed|got into|licked|(?:had|took|taken|given|gave "
+        r"(?:her|him)) (?:too much|too many|a whole|the whole|loads of|double))\b[^.!?]{0,30}"
         r"\b(?:pills?|tablets?|paracetamol|calpol|ibuprofen|medicine|meds|bleach|dishwasher "
         r"(?:tablet|pod)|washing (?:tablet|pod|capsule)|laundry (?:pod|capsule)|chemicals?|"
         r"cleaner|button batter\w+|batter(?:y|ies)|magnets?|vape|e-?liquid|weed|cannabis)\b",
@@ -114,8 +133,13 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:moaning|high[- ]pitched) (?:noise|cry|crying)\b|\bstiff neck\b",
     ),
     "self_harm": (
-        r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|end|ending) (?:my ?self|me)\b",
-        r"\bsuicid\w*\b|\bself[- ]?harm\w*\b|\boverdos\w*\b",
+        r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|end|ending) (?:my ?self|me|"
+        r"him ?self|her ?self|themselves)\b",
+        r"\b(?:i'm|i am|feel(?:ing)?|been|is|was|she's|he's|getting|so|really) suicidal\b|"
+        r"\bsuicid\w* (?:thoughts|plan|note|attempt)\b|\b(?:attempted|tried) suicide\b|"
+        r"\b(?:i|i've|i'm|been|keeps?|kept|started|she's|he's|is|was|has been) (?:\w+ ){0,2}"
+        r"self[- ]?harm\w*\b|\bself[- ]?harm(?:ing|ed) (?:again|since|every)\b|"
+        r"\boverdos(?:e|ed|ing)\b(?! (?:advice|leaflet|information))",
         r"\b(?:end|ending|take|taking) (?:it all|my (?:own )?life|things|it)\b",
         r"\b(?:better off|be better|happier|fine) (?:\w+ ){0,2}without me\b",
         r"\b(?:don't|do not) (?:want|wanna) (?:to )?(?:be (?:here|alive|around)|live|"
@@ -152,7 +176,8 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bscared (?:of )?what i (?:might|could|will) do\b",
         r"\b(?:hearing|hear) (?:voices|a voice|things)\b|\bthe voices\b|\bvoices? (?:tell|telling|say)\b|"
         r"\b(?:people|they|someone|everyone) (?:are |is )?(?:watching|poisoning|following|after) "
-        r"(?:us|me|the baby)\b|\b(?:possessed|the devil|evil)\b[^.!?]{0,30}\bbaby\b|"
+        r"(?:us|me|the baby)\b|\bputting (?:things|something|stuff|poison) in (?:her|his|my|the "
+        r"baby's|our) (?:milk|food|bottles?|drinks?)\b|\b(?:possessed|the devil|evil)\b[^.!?]{0,30}\bbaby\b|"
         r"\bbaby\b[^.!?]{0,30}\b(?:possessed|the devil|evil|isn't mine|isnt mine|not mine|"
         r"replaced|swapped)\b|\bthings that aren't real\b|\bnot real\b",
         r"\b(?:haven't|havent|not) slept (?:in|for) (?:\d+|two|three|four|days)\b",
@@ -171,11 +196,13 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"slap\w*|push\w*|shov\w*|strangl\w*|chok\w*|grab\w*|spat|spits|throws things|threw|"
         r"threatens?|threatened|rap\w+|forced|forces|burn\w*|bit) (?:me|at me|my)\b" + _PLAYFUL,
         r"\b(?:hit|hits|beat|beats|punched|kicked|slapped|pushed|strangled|choked|grabbed|spat at|"
-        r"threw) me\b" + _PLAYFUL,
+        r"threw|pinned) me\b" + _PLAYFUL,
+        r"\b(?:next time|or else)\b[^.!?]{0,30}\b(?:end up in hospital|kill|hurt|won't be so lucky)\b",
         r"\bdomestic (?:violence|abuse)\b[^.!?]{0,40}\b(?:me|i'm|im|my|i am|we)\b|"
         r"\b(?:i'm|im|i am) (?:being )?(?:abused|in an abusive)\b|\babusive (?:relationship|partner)\b"
         r"[^.!?]{0,30}\b(?:i'm|im|i am|still|now)\b",
-        r"\b(?:scared|frightened|terrified|afraid) (?:of|to go home|to leave|what he|he'll|he will)\b",
+        r"\b(?:scared|frightened|terrified|afraid) (?:of (?:him|her|my (?:partner|husband|wife|"
+        r"boyfriend|girlfriend|ex|fiance))|to go home|to leave|what he|he'll|he will)\b",
         r"\b(?:not|don't feel|dont feel) safe (?:at home|with (?:him|her|my))\b|\bnot safe at home\b",
         r"\b(?:kill|hurt) me if i (?:leave|left|tell|told)\b|\bif i (?:leave|left|tell|told)\b"
         r"[^.!?]{0,40}\b(?:kill|hurt|take the (?:baby|kids|children)|never see)\b",
@@ -191,16 +218,20 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bhe'?d go mad if he knew\b|\bcan't talk (?:now|,)? (?:he's|hes|she's) (?:here|in the room)\b|"
         r"\b(?:follows|followed) me\b|\blocked me (?:in|out)\b|\bkicked (?:me|us) out\b",
         r"\b(?:fled|left|escaped) (?:him|in the night)\b[^.!?]{0,50}\b(?:doesn't|doesnt|won't|wont) "
-        r"know where\b|\brefuge\b",
+        r"know where\b|\b(?:in|at|to|into|going to|moved to|staying in|place in) (?:a )?refuge\b",
         r"\b(?:bruises?|black eye|marks)\b[^.!?]{0,40}\b(?:he|she|my partner|my husband|from him)\b",
     ),
     "child_at_risk": (
-        rf"\b(?:hit|hits|hitting|beat|beats|beating|punch\w*|kick\w*|slap\w*|shak\w*|shook|"
-        rf"throw\w*|threw|burn\w*|bit|bites|grab\w*|strangl\w*|chok\w*|smack\w* (?:her|him) hard|"
-        rf"lock\w* (?:her|him|them) (?:in|out)) (?:\w+ ){{0,2}}{_KID}\b",
-        rf"\b{_KID} (?:\w+ ){{0,3}}(?:bruis\w*|burns?|marks|black eye|broken (?:arm|leg|bone))\b",
+        rf"\b(?:hit|hits|hitting|beat|beats|beating|punch\w*|kick\w*|slap\w*|shak(?:e|es|ing)|"
+        rf"shook|throw\w*|threw|burn\w*|grab\w*|strangl\w*|chok\w*|smack\w* (?:her|him) hard|"
+        rf"lock\w* (?:her|him|them) (?:in|out)) (?:(?:my|the|our|his|her|their) (?:\w+ )?{_KID_NOUN}|"
+        rf"him|her|them)\b",
+        rf"\b{_KID}\b[^.!?]{{0,50}}\b(?:bruis\w*|burns?|marks|black eye|broken (?:arm|leg|bone))\b",
+        r"\b(?:bruis\w*|burns?|marks|black eye)\b[^.!?]{0,60}\b(?:daddy|mummy|dad|mum|step ?\w+|"
+        r"uncle|grandad|he|she|they) did (?:it|this|that)\b",
         r"\b(?:bruis\w*|burns?|fingertip marks|grab marks|broken (?:arm|leg|bone))\b[^.!?]{0,60}"
-        r"\b(?:can't even|cant even|says|said|accident|don't believe|dont believe|rolled|fell|how it)\b",
+        r"\b(?:can't even|cant even|says|said|accident|don't believe|dont believe|rolled|fell|how it|"
+        r"explain\w*)\b",
         r"\b(?:touch\w*|touches) (?:\w+ ){0,2}(?:inappropriately|private|down (?:her|his) pants|"
         r"where (?:she|he) shouldn't)\b|\b(?:sexual|sexually|abus\w+|groom\w*|porn|naked|nude)\b"
         r"[^.!?]{0,40}\b(?:my|her|his|the) (?:\d+ ?(?:yo|year old) )?(?:son|daughter|child|kids?|"
@@ -212,10 +243,14 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bcounty lines\b|\bpeople he deals for\b|\bgoing missing\b|\bbeen missing\b|\bmissing since\b",
         r"\b(?:left|leave|leaves|leaving) (?:\w+ ){0,2}(?:kids?|children|baby|him|her|them|the "
         r"little ones?) (?:\w+ ){0,2}(?:alone|on (?:their|his|her) own|home alone|by (?:themselves|"
-        r"himself|herself)|for (?:days|hours|\d+ days|the night))\b|\bhome alone\b",
+        r"himself|herself)|for (?:days|hours|\d+ days|the night))\b|\bhome alone\b|"
+        r"\b(?:left|leave|leaves|leaving) (?:on (?:their|his|her) own|alone|by (?:themselves|"
+        r"himself|herself))\b[^.!?]{0,30}\b(?:overnight|all night|for (?:days|hours|the night|the "
+        r"weekend)|while)\b",
         r"\b(?:haven't|havent|not|no) (?:had )?(?:a )?(?:proper )?(?:meals?|food|eaten)\b[^.!?]{0,30}"
         r"\b(?:kids|children|days|a week|in days)\b|\bno food (?:in|for)\b",
-        r"\b(?:shak\w+|shook) (?:the |my )?(?:baby|her|him)\b|\bhand over (?:her|his) mouth\b|"
+        r"\b(?:shake|shakes|shaking|shook) (?:the |my )?(?:baby|her|him)\b|"
+        r"\bhand over (?:her|his) mouth\b|"
         r"\bthrows? the baby\b|\bgrabs? the baby\b|\bpillow over\b",
         r"\b(?:scared|frightened|terrified) (?:of|to go (?:home|to)) (?:her|his|their) "
         r"(?:dad|mum|step ?\w+|uncle|grandad)\b|\b(?:step ?dad|step ?mum|dad|mum|uncle)\b"
@@ -238,6 +273,7 @@ _TEXTING = {
     "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't", "hasnt": "hasn't",
     "havent": "haven't", "wasnt": "wasn't", "shes": "she's", "hes": "he's", "u": "you",
     "ur": "your", "ill": "i'll", "id": "i'd", "whats": "what's", "theres": "there's",
+    "ppl": "people", "w": "with", "wiv": "with", "bf": "boyfriend",
 }  # fmt: skip
 _WORD_RE = re.compile(r"[a-z']+")
 
@@ -253,9 +289,7 @@ def _prepared(text: str) -> str:
 
 def patterns_match(text: str) -> tuple[str, ...]:
     """The categories whose patterns match ``text`` (layer 1), most urgent first."""
-    prepared = _prepared(text)
-    if _ASKED_AND_DENIED.search(prepared):
-        prepared = _ASKED_AND_DENIED.sub(" ", prepared)
+    prepared = _ADVICE_AND_NEGATION.sub(" ", _ASKED_AND_DENIED.sub(" ", _prepared(text)))
     return tuple(c for c in CATEGORIES if any(p.search(prepared) for p in _COMPILED[c]))
 
 
