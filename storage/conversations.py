@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Answer, Conversation, Message
+
+if TYPE_CHECKING:
+    from bot.insight import Coding
 
 OPEN = ("active", "paused")
 
@@ -101,26 +105,34 @@ def add_message(
 
 
 async def save_answer(
-    session: AsyncSession, conversation: Conversation, question_id: str, value: str, now: datetime
+    session: AsyncSession,
+    conversation: Conversation,
+    question_id: str,
+    value: str,
+    now: datetime,
+    coding: Coding | None = None,
 ) -> None:
-    """Record (or replace) the answer to one question."""
+    """Record (or replace) the answer to one question, with its themes and sentiment if coded."""
     answer = await session.scalar(
         select(Answer).where(
             Answer.conversation_id == conversation.id, Answer.question_id == question_id
         )
     )
     if answer is None:
-        session.add(
-            Answer(
-                conversation_id=conversation.id,
-                participant_id=conversation.participant_id,
-                question_id=question_id,
-                value=value,
-                created_at=now,
-            )
+        answer = Answer(
+            conversation_id=conversation.id,
+            participant_id=conversation.participant_id,
+            question_id=question_id,
+            value=value,
+            created_at=now,
         )
+        session.add(answer)
     else:
         answer.value, answer.created_at = value, now
+    if coding is not None:
+        answer.themes = [[theme, confidence] for theme, confidence in coding.themes]
+        answer.sentiment = coding.sentiment
+        answer.sentiment_confidence = coding.sentiment_confidence
 
 
 async def expire_idle(session: AsyncSession, idle_since: datetime, now: datetime) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -120,6 +121,10 @@ class Answer(Base):
     question_id: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    # Free-text answers, coded by bot.insight: [[theme, confidence], ...] and a sentiment.
+    themes: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    sentiment_confidence: Mapped[float | None] = mapped_column(Float)
 
 
 class InboxItem(Base):
@@ -186,7 +191,8 @@ class SafeguardingAlert(Base):
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE")
     )
-    category: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))  # the most urgent of ``categories``
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
     redacted_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
