@@ -33,6 +33,7 @@ compile: setup
 # Trains only when flows, NLU data or the pipeline changed (content hash in the model's name).
 train: compile
 	$(APP) rasa train
+	$(VENV)/bin/python -m bot.insight
 
 run: train
 	$(APP) serve

@@ -13,6 +13,10 @@ timely support.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from bot.textclf import MultiLabelClassifier
 __all__ = ["SENTIMENTS", "THEMES", "Coding", "InsightModels", "models"]
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "nlu" / "insight"
+RASA_NLU = Path(__file__).resolve().parents[1] / "nlu" / "data" / "nlu.yml"
 THEMES = (
     "signposting",
     "clarity_about_the_system",
@@ -47,6 +52,18 @@ class Coding:
     sentiment_confidence: float
 
 
+def _rasa_examples() -> list[str]:
+    """The example messages of the chat's own NLU data (nlu/data/nlu.yml)."""
+    data = yaml.safe_load(RASA_NLU.read_text(encoding="utf-8"))
+    texts = []
+    for block in data.get("nlu", []):
+        for line in str(block.get("examples", "")).splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                texts.append(line[2:].strip())
+    return texts
+
+
 def _examples(*names: str) -> list[dict[str, Any]]:
     examples: list[dict[str, Any]] = []
     for name in names:
@@ -56,25 +73,63 @@ def _examples(*names: str) -> list[dict[str, Any]]:
     return examples
 
 
+TRAINING_FILES = ("risk.yml", "risk_more.yml", "themes.yml", "themes_more.yml")
+CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "models"
+# Bump when the features, the training or its settings change: old caches are then ignored.
+_MODEL_VERSION = 2
+
+
 class InsightModels:
     """The three trained classifiers."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        risk: MultiLabelClassifier,
+        themes: MultiLabelClassifier,
+        sentiment: MultiLabelClassifier,
+    ) -> None:
+        self.risk, self.themes, self.sentiment = risk, themes, sentiment
+
+    @classmethod
+    def train(cls) -> InsightModels:
+        """Train all three from nlu/insight/ (about half a minute in pure Python)."""
         feedback = _examples("themes.yml", "themes_more.yml")
-        # Every feedback example is also a message with no risk in it: most of what parents
-        # write is feedback, and the risk layer must stay quiet on it.
+        # Every feedback example, and every control phrase the chat understands ("delete my
+        # data", "stop", "yes"), is also a message with no risk in it: most of what parents write
+        # is one or the other, and the risk layer must stay quiet on them.
+        quiet = [e["text"] for e in feedback] + _rasa_examples()
         risk = _examples("risk.yml", "risk_more.yml") + [
-            {"text": e["text"], "risk": False, "categories": []} for e in feedback
+            {"text": text, "risk": False, "categories": []} for text in quiet
         ]
-        self.risk = MultiLabelClassifier(("risk", *CATEGORIES)).fit(
-            (e["text"], (["risk"] if e["risk"] else []) + list(e.get("categories") or []))
-            for e in risk
+        return cls(
+            risk=MultiLabelClassifier(("risk", *CATEGORIES)).fit(
+                (e["text"], (["risk"] if e["risk"] else []) + list(e.get("categories") or []))
+                for e in risk
+            ),
+            themes=MultiLabelClassifier(THEMES).fit(
+                ((e["text"], e.get("themes") or []) for e in feedback),
+                epochs=20,
+                rate=0.3,
+                l2=1e-4,
+            ),
+            sentiment=MultiLabelClassifier(SENTIMENTS).fit(
+                (e["text"], [e["sentiment"]]) for e in feedback
+            ),
         )
-        self.themes = MultiLabelClassifier(THEMES).fit(
-            ((e["text"], e.get("themes") or []) for e in feedback), epochs=20, rate=0.3, l2=1e-4
-        )
-        self.sentiment = MultiLabelClassifier(SENTIMENTS).fit(
-            (e["text"], [e["sentiment"]]) for e in feedback
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "risk": self.risk.to_json(),
+            "themes": self.themes.to_json(),
+            "sentiment": self.sentiment.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InsightModels:
+        return cls(
+            risk=MultiLabelClassifier.from_json(data["risk"]),
+            themes=MultiLabelClassifier.from_json(data["themes"]),
+            sentiment=MultiLabelClassifier.from_json(data["sentiment"]),
         )
 
     def code(self, text: str) -> Coding:
@@ -89,7 +144,43 @@ class InsightModels:
         return Coding(themes, sentiment, round(confidence, 3))
 
 
+def training_fingerprint() -> str:
+    """A hash of the training data and the model version: names the cached weights."""
+    digest = hashlib.sha256(f"v{_MODEL_VERSION}".encode())
+    for path in [DATA_DIR / name for name in TRAINING_FILES] + [RASA_NLU]:
+        digest.update(path.name.encode() + b"\0")
+        if path.exists():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @functools.cache
-def models() -> InsightModels:
-    """The trained models, trained once per process."""
-    return InsightModels()
+def models(cache_dir: Path = CACHE_DIR) -> InsightModels:
+    """The trained models: loaded from ``cache_dir`` if this training data was trained before,
+    else trained now and cached there (written atomically; a failed write only costs time)."""
+    path = cache_dir / f"insight-{training_fingerprint()}.json"
+    try:
+        return InsightModels.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    trained = InsightModels.train()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".insight-", suffix=".part", dir=cache_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(trained.to_json(), out, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return trained
+
+
+if __name__ == "__main__":  # `python -m bot.insight`: train now (make train does), report the cache
+    import time
+
+    started = time.perf_counter()
+    models()
+    print(
+        f"insight models: var/models/insight-{training_fingerprint()}.json "
+        f"({time.perf_counter() - started:.1f} s)"
+    )

@@ -18,6 +18,7 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["MultiLabelClassifier", "features", "normalise"]
 
@@ -111,6 +112,27 @@ class MultiLabelClassifier:
             self._weights[label] = weights
             self._bias[label] = bias
         return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The trained weights, small enough to cache (tiny weights dropped, rounded)."""
+        return {
+            "labels": list(self.labels),
+            "bias": {label: round(self._bias[label], 6) for label in self.labels},
+            "weights": {
+                label: {
+                    str(f): round(w, 5) for f, w in self._weights[label].items() if abs(w) >= 1e-4
+                }
+                for label in self.labels
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MultiLabelClassifier:
+        model = cls(data["labels"])
+        for label in model.labels:
+            model._bias[label] = float(data["bias"][label])
+            model._weights[label] = {int(f): float(w) for f, w in data["weights"][label].items()}
+        return model
 
     def scores(self, text: str) -> dict[str, float]:
         """The probability of each label."""
