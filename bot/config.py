@@ -101,6 +101,25 @@ class OutboxConfig:
     per_channel_per_second: float
 
 
+HELPLINES = {  # shown to parents in signposting texts; set per deployment
+    "emergency": "999",
+    "urgent_medical": "NHS 111",
+    "samaritans": "116 123",
+    "shout": "85258",
+    "domestic_abuse": "0808 2000 247",
+    "nspcc": "0808 800 5000",
+}
+
+
+@dataclass(frozen=True)
+class SafeguardingConfig:
+    classifier: bool  # the trained second layer; the patterns always run
+    helplines: dict[str, str]
+    staff_telegram_chat_id: str  # a Telegram chat staff alerts go to ("" for none)
+    staff_webhook_url: str  # an HTTPS endpoint staff alerts are POSTed to ("" for none)
+    staff_webhook_secret: str  # signs each webhook body (HMAC-SHA256)
+
+
 @dataclass(frozen=True)
 class LoggingConfig:
     level: str
@@ -116,6 +135,7 @@ class Config:
     channels: ChannelsConfig
     security: SecurityConfig
     outbox: OutboxConfig
+    safeguarding: SafeguardingConfig
     logging: LoggingConfig
     root: Path  # directory relative paths are resolved against (the config file's directory)
 
@@ -280,9 +300,48 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             max_attempts=outbox.integer("max_attempts", 8),
             per_channel_per_second=outbox.number("per_channel_per_second", 25.0),
         ),
+        safeguarding=_safeguarding(top.section("safeguarding"), tg.enabled),
         logging=LoggingConfig(level=level, file=(root / log_file) if log_file else None),
         root=root,
     )
+
+
+def _safeguarding(section: _Section, telegram_enabled: bool) -> SafeguardingConfig:
+    helplines_raw = section._raw.get("helplines") or {}
+    if isinstance(helplines_raw, str):  # from the environment: JSON
+        try:
+            helplines_raw = json.loads(helplines_raw)
+        except ValueError as exc:
+            raise ConfigError(
+                "safeguarding.helplines must be JSON when set from the environment"
+            ) from exc
+    if not isinstance(helplines_raw, dict):
+        raise ConfigError("safeguarding.helplines must map a name to a number")
+    unknown = sorted(set(helplines_raw) - set(HELPLINES))
+    if unknown:
+        raise ConfigError(
+            f"safeguarding.helplines: unknown {', '.join(unknown)} (known: {', '.join(HELPLINES)})"
+        )
+    helplines = {**HELPLINES, **{str(k): str(v).strip() for k, v in helplines_raw.items()}}
+    empty = [k for k, v in helplines.items() if not v]
+    if empty:
+        raise ConfigError(f"safeguarding.helplines: {', '.join(empty)} must not be empty")
+    config = SafeguardingConfig(
+        classifier=section.flag("classifier", True),
+        helplines=helplines,
+        staff_telegram_chat_id=section.text("staff_telegram_chat_id", "").strip(),
+        staff_webhook_url=section.text("staff_webhook_url", "").strip(),
+        staff_webhook_secret=section.text("staff_webhook_secret", ""),
+    )
+    if config.staff_telegram_chat_id and not telegram_enabled:
+        raise ConfigError(
+            "safeguarding.staff_telegram_chat_id needs the Telegram channel enabled (its bot sends it)"
+        )
+    if config.staff_webhook_url and not config.staff_webhook_url.startswith(
+        ("https://", "http://127.0.0.1", "http://localhost")
+    ):
+        raise ConfigError("safeguarding.staff_webhook_url must be an https:// address")
+    return config
 
 
 def _twilio(section: _Section) -> TwilioConfig:

@@ -15,21 +15,22 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import safeguarding
+from bot import insight
 from bot.channels.base import Inbound, InboundKind
 from bot.errors import RasaError
 from bot.keywords import Keyword, sms_keyword
 from bot.pseudonym import pseudonym
 from bot.rasa import BotTurn, RasaClient
 from bot.redact import RedactionState, Redactor
+from bot.safeguarding import Safeguarding
 from bot.vault import Vault
 from flows.spec import FlowSet
 from storage import conversations, erasure, inbox, outbox, participants
@@ -47,6 +48,18 @@ FINISHED_GRACE = timedelta(
 )  # a message this soon after finishing is "thanks", not a new chat
 COMMAND_CONFIDENCE = 0.55  # below this, a message outside a conversation is not taken as a command
 GIVE_UP_AFTER = timedelta(hours=24)  # a message Rasa could not answer for a day is marked failed
+
+
+@dataclass(frozen=True)
+class SafeguardingSettings:
+    """How disclosures are handled (from config.safeguarding)."""
+
+    classifier: bool = True  # also the trained layer, not only the patterns
+    helplines: Mapping[str, str] = field(default_factory=dict)  # fills the signposting texts
+    staff_channels: tuple[str, ...] = ()  # where staff alerts go (bot.channels.staff)
+
+
+_STAFF_TEXT_CHARS = 1_500  # a staff alert quotes at most this much of the (redacted) message
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,7 @@ class Pipeline:
         clock: Callable[[], datetime],
         on_outbox: Callable[[], None],
         forget_tracker: Callable[[str], Awaitable[None]],
+        safeguarding: SafeguardingSettings | None = None,
     ) -> None:
         self._sessions = sessions
         self._rasa = rasa
@@ -90,6 +104,26 @@ class Pipeline:
         self._on_outbox = on_outbox
         self._forget_tracker = forget_tracker
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._safeguarding = safeguarding or SafeguardingSettings()
+        self._models: insight.InsightModels | None = None
+        self._training = asyncio.Lock()
+
+    async def warm_up(self) -> insight.InsightModels:
+        """The trained insight models; trained (off the event loop) the first time, then kept."""
+        if self._models is None:
+            async with self._training:
+                if self._models is None:
+                    self._models = await asyncio.to_thread(insight.models)
+        return self._models
+
+    async def _assess(self, raw: str) -> tuple[str, ...]:
+        """Safeguarding categories the raw text may disclose, most urgent first."""
+        if not raw:
+            return ()
+        if not self._safeguarding.classifier:
+            return Safeguarding().assess(raw)
+        models = await self.warm_up()
+        return Safeguarding(models.risk.scores).assess(raw)
 
     async def handle(self, inbound: Inbound) -> None:
         """Record and answer one inbound message. A replay of a recorded delivery is ignored.
@@ -139,7 +173,8 @@ class Pipeline:
         or None if this delivery was seen before."""
         now = self._clock()
         raw = inbound.text if inbound.kind is InboundKind.TEXT else ""
-        category = safeguarding.check(raw) if raw else None  # raw text, in memory only
+        categories = await self._assess(raw)  # raw text, in memory only
+        category = categories[0] if categories else None
         truncated = len(raw) > MAX_TEXT_CHARS
         raw = raw[:MAX_TEXT_CHARS]
         async with self._sessions.begin() as session:
@@ -171,25 +206,40 @@ class Pipeline:
             if category:
                 # Signposting always goes out, even after STOP or during erasure; the alert is
                 # stored unless the participant is being erased.
-                if participant.erase_requested_at is None:
-                    conversation = await conversations.open_conversation(session, participant.id)
-                    session.add(
-                        SafeguardingAlert(
-                            participant_id=participant.id,
-                            conversation_id=conversation.id if conversation else None,
-                            category=category,
-                            redacted_text=redacted,
-                            created_at=now,
-                        )
-                    )
+                # Help for the parent first: it is queued before anything Rasa will say.
                 self._reply(
                     session,
                     participant,
                     "safeguarding",
-                    self._text("safeguarding", participant),
+                    self._signposting(category, participant),
                     now,
                 )
-                log.warning("safeguarding alert category=%s participant=%s", category, who[:12])
+                if participant.erase_requested_at is None:
+                    conversation = await conversations.open_conversation(session, participant.id)
+                    alert = SafeguardingAlert(
+                        participant_id=participant.id,
+                        conversation_id=conversation.id if conversation else None,
+                        category=category,
+                        categories=list(categories),
+                        redacted_text=redacted,
+                        created_at=now,
+                    )
+                    session.add(alert)
+                    await session.flush()
+                    for channel in self._safeguarding.staff_channels:
+                        outbox.enqueue(
+                            session,
+                            participant_id=participant.id,
+                            channel=channel,
+                            kind="staff_alert",
+                            text=_staff_alert_text(alert, categories, who, now),
+                            now=now,
+                        )
+                log.warning(
+                    "safeguarding alert categories=%s participant=%s",
+                    ",".join(categories),
+                    who[:12],
+                )
             if truncated:
                 self._reply(session, participant, "reply", self._text("too_long", participant), now)
             await session.flush()
@@ -209,6 +259,7 @@ class Pipeline:
             if plan.fresh_tracker:
                 await self._forget_tracker(who)
             turn = BotTurn()
+            await self.warm_up()  # answers are coded as they are stored
             if plan.rasa_text is not None:
                 # The message id lets Rasa's channel answer a retried turn from its cache
                 # instead of taking the same text as the answer to the next question.
@@ -374,9 +425,13 @@ class Pipeline:
         kind = signal.get("pv")
         if kind == "answer":
             question_id, value = str(signal.get("question")), str(signal.get("value"))
-            await conversations.save_answer(session, current, question_id, value, now)
             flow = self._flows.flows.get(current.flow_id)
             question = flow.question(question_id) if flow else None
+            # Free text is coded to the seven themes and a sentiment as it is stored.
+            coding = None
+            if question is not None and question.type == "text" and self._models is not None:
+                coding = self._models.code(value)
+            await conversations.save_answer(session, current, question_id, value, now, coding)
             # Rasa re-validates earlier answers when a form resumes: keep the first timestamps.
             if question is not None and question.type == "consent":
                 if question.consent == "research" and value == "yes":
@@ -486,10 +541,32 @@ class Pipeline:
     def _text(self, key: str, participant: Participant) -> str:
         return self._flows.messages.text(key, participant.language)
 
+    def _signposting(self, category: str, participant: Participant) -> str:
+        """The signposting text for ``category``, with this deployment's helpline numbers."""
+        text = self._text(f"safeguarding_{category}", participant)
+        for name, number in self._safeguarding.helplines.items():
+            text = text.replace("{" + name + "}", number)
+        return text
+
     def _language(self, hint: str | None) -> str:
         flow = self._flows.flows[self._default_flow]
         short = (hint or "").split("-")[0].lower()
         return short if short in flow.languages else self._default_language
+
+
+def _staff_alert_text(
+    alert: SafeguardingAlert, categories: tuple[str, ...], who: str, now: datetime
+) -> str:
+    """What staff are sent: no name, number or address (the text is already redacted)."""
+    labels = ", ".join(c.replace("_", " ") for c in categories)
+    quoted = alert.redacted_text[:_STAFF_TEXT_CHARS]
+    if len(alert.redacted_text) > _STAFF_TEXT_CHARS:
+        quoted += "…"
+    return (
+        f"ParentVoice safeguarding alert {alert.id}: {labels}. Participant {who[:12]}, "
+        f"{as_utc(now):%Y-%m-%d %H:%M} UTC. The parent was sent signposting; this chat is not "
+        f"watched, so please follow up. Message (redacted): {quoted}"
+    )
 
 
 def _for_rasa(text: str) -> str:

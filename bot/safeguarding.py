@@ -69,7 +69,8 @@ _IDIOMS = re.compile(
 # A question staff asked and the parent answered no to, or help already in place, is not a
 # disclosure: "she asked if i had thoughts of harming myself, i don't".
 _ASKED_AND_DENIED = re.compile(
-    r"\b(?:asked|ask|asks|asking)\b[^!?]{0,120}\b(?:i (?:don't|do not|didn't|haven't|have not)|"
+    r"\b(?:asked|ask|asks|asking)\b(?:(?!\b(?:cos|because|but|as he|as she|when he|since he|"
+    r"only because|with him)\b)[^!?]){0,120}\b(?:i (?:don't|do not|didn't|haven't|have not)|"
     r"i said no|no i|i'm not)\b"
 )
 # Advice given and conditions that never happened: "we were told to ring 999 if she went floppy",
@@ -156,7 +157,7 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\b(?:saving|stockpil\w+|hoard\w*|collecting) (?:up )?(?:my )?(?:pills|tablets|meds)\b|"
         r"\btook too many\b|\btook (?:all|a load of|loads of) (?:my |the )?(?:pills|tablets)\b",
         r"\b(?:train tracks|bridge|jump(?:ing)? off|in front of a (?:train|bus|car)|"
-        r"drive (?:into|off)|crash the car|step out in front)\b",
+        r"driv(?:e|ing) (?:the car )?(?:into|off)|crash(?:ing)? the car|step(?:ping)? out in front)\b",
         r"\b(?:rope|noose|hang(?:ing)? myself|razor|blades?)\b",
         r"\bdo something (?:stupid|to myself)\b|\bnot be here (?:much longer|by|for)\b|"
         r"\b(?:i'll|ill|i will) be gone\b|\bgoodbye (?:note|letter)\b",
@@ -214,6 +215,10 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bbeg (?:him )?for (?:money|nappies)\b",
         r"\b(?:says|said|calls|tells) (?:me )?(?:i'm|im|i am) (?:worthless|useless|nothing|crazy|"
         r"mad|a bad mum)\b|\bmakes me (?:feel|think) (?:i'm|im) (?:going )?crazy\b",
+        r"\b(?:said|say) (?:yes|i'm fine|i was fine|i'm ok|no)\b[^.!?]{0,30}\b(?:he|she) (?:was|is) "
+        r"(?:sat |sitting |stood |standing )?(?:right )?(?:next to|beside|with|in the room|there)\b|"
+        r"\blistens to (?:everything|all my|my calls|my phone)\b|\bcan't (?:talk|speak)\b[^.!?]{0,40}"
+        r"\b(?:he|she) (?:listens|hears|checks|is here|is in the room|reads)\b|"
         r"\b(?:smashed|broke|took) my phone\b|\b(?:called|rang) the police on (?:him|her)\b|"
         r"\bhe'?d go mad if he knew\b|\bcan't talk (?:now|,)? (?:he's|hes|she's) (?:here|in the room)\b|"
         r"\b(?:follows|followed) me\b|\blocked me (?:in|out)\b|\bkicked (?:me|us) out\b",
@@ -259,6 +264,19 @@ _PATTERNS: dict[str, tuple[str, ...]] = {
         r"with the (?:kids|baby|children)|in charge)\b|\bwon't let me take (?:him|her) to\b",
         r"\b(?:hurt|harm) the (?:kids|children|baby)\b|\btake (?:the kids|the children|the baby) "
         r"(?:abroad|away)\b",
+        r"\b(?:won't|doesn't|does not|never) let (?:the )?(?:hv|health visitor|midwife|social worker|"
+        r"nurse|anyone|them|school) (?:in|see (?:her|him|them|the baby))\b|\b(?:not|haven't|never|"
+        r"stopped) (?:taken|took|taking) (?:her|him|them|the baby|the kids) to (?:any )?"
+        r"(?:appointments|jabs|the doctor|the gp|hospital)\b[^.!?]{0,40}\b(?:since|months|won't|"
+        r"wont|let)\b",
+        r"\b(?:can't remember the last time|haven't|have not|not)\b[^.!?]{0,30}\b(?:had a bath|"
+        r"been bathed|clean clothes|been washed|been fed|had a proper meal)\b|"
+        r"\b(?:uses|using|on|addicted to|taking) (?:heroin|crack|cocaine|coke|meth|smack|drugs)\b"
+        r"[^.!?]{0,50}\b(?:baby|kids|children|son|daughter)\b|\b(?:baby|kids|children|son|"
+        r"daughter)\b[^.!?]{0,50}\b(?:uses|using|on) (?:heroin|crack|cocaine|coke|meth|smack)\b|"
+        r"\b(?:sober|straight) enough to (?:look after|care for|mind|feed)\b|\b(?:drunk|wasted|"
+        r"high|off (?:our|their|his|her) faces?)\b[^.!?]{0,40}\b(?:nobody|no one|no-one) "
+        r"(?:to )?(?:look(?:ing)? after|watch(?:ing)?|with) (?:the )?(?:baby|kids|children)\b",
     ),
 }
 
@@ -273,7 +291,8 @@ _TEXTING = {
     "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't", "hasnt": "hasn't",
     "havent": "haven't", "wasnt": "wasn't", "shes": "she's", "hes": "he's", "u": "you",
     "ur": "your", "ill": "i'll", "id": "i'd", "whats": "what's", "theres": "there's",
-    "ppl": "people", "w": "with", "wiv": "with", "bf": "boyfriend",
+    "ppl": "people", "w": "with", "wiv": "with", "bf": "boyfriend", "abt": "about",
+    "bout": "about",
 }  # fmt: skip
 _WORD_RE = re.compile(r"[a-z']+")
 

@@ -91,9 +91,12 @@ class OutboxSender:
         instance: str = "app",
         monotonic: Callable[[], float] | None = None,
         jitter: Callable[[], float] = random.random,
+        staff_addresses: Mapping[str, str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._senders = senders
+        # Staff channels (bot.channels.staff) go to an address from config, not the vault.
+        self._staff_addresses = dict(staff_addresses or {})
         self._vault = vault
         self._clock = clock
         self._max_attempts = max_attempts
@@ -204,6 +207,8 @@ class OutboxSender:
         person = job.participant
         if sender is None:
             return _Outcome(error=f"channel {job.channel} is not enabled", permanent=True)
+        if job.channel in self._staff_addresses:
+            return await self._attempt_staff(job, sender, self._staff_addresses[job.channel])
         if (
             person is None
             or job.sealed is None
@@ -242,6 +247,16 @@ class OutboxSender:
                 error=str(exc)[:200], permanent=True, refused=True, unsubscribed=exc.unsubscribed
             )
         except ConfigError as exc:
+            return _Outcome(error=str(exc)[:200], permanent=True)
+
+    async def _attempt_staff(self, job: _Job, sender: Sender, address: str) -> _Outcome:
+        """A notification to staff: whoever the participant is, and whatever they opted out of."""
+        try:
+            await self._limiters.get(job.channel, self._default_limiter).acquire(job.channel)
+            return _Outcome(platform_id=await sender.send(address, Outbound(job.text)))
+        except RetryableDelivery as exc:
+            return _Outcome(error=str(exc)[:200], retry_after=exc.retry_after)
+        except (PermanentDelivery, ConfigError) as exc:
             return _Outcome(error=str(exc)[:200], permanent=True)
 
     def _template_needed(self, channel: str, kind: str, participant: Participant) -> str | None:

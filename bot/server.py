@@ -25,13 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot import tracker_store
 from bot.actions import ActionNotFound, Actions, token_ok
 from bot.channels.base import Sender
+from bot.channels.staff import STAFF_TELEGRAM, STAFF_WEBHOOK, WebhookSender
 from bot.channels.telegram import TelegramChannel
 from bot.channels.twilio import UNSUBSCRIBED, TwilioChannel, TwilioSettings
 from bot.channels.web import WebChatChannel
 from bot.config import Config
 from bot.errors import RasaError, WebhookRejected
 from bot.logs import quiet_third_party
-from bot.pipeline import Pipeline
+from bot.pipeline import Pipeline, SafeguardingSettings
 from bot.rasa import RasaClient
 from bot.rasa_process import RasaServer, ensure_model, rasa_executable
 from bot.redact import Redactor
@@ -297,9 +298,20 @@ def create_app(
                     runtime.twilio[kind] = TwilioChannel(kind, settings)  # type: ignore[arg-type]
                     await runtime.twilio[kind].start()
                     senders[kind] = runtime.twilio[kind]
+        staff = config.safeguarding
+        staff_addresses: dict[str, str] = {}
+        webhook: WebhookSender | None = None
+        if staff.staff_telegram_chat_id and runtime.telegram is not None:
+            senders[STAFF_TELEGRAM] = runtime.telegram
+            staff_addresses[STAFF_TELEGRAM] = staff.staff_telegram_chat_id
+        if staff.staff_webhook_url:
+            webhook = WebhookSender(staff.staff_webhook_secret)
+            senders[STAFF_WEBHOOK] = webhook
+            staff_addresses[STAFF_WEBHOOK] = staff.staff_webhook_url
         sender = OutboxSender(
             sessions=sessions,
             senders=senders,
+            staff_addresses=staff_addresses,
             vault=Vault(config.security.vault_key),
             clock=clock,
             max_attempts=config.outbox.max_attempts,
@@ -327,7 +339,14 @@ def create_app(
             clock=clock,
             on_outbox=sender.wake,
             forget_tracker=forget_tracker,
+            safeguarding=SafeguardingSettings(
+                classifier=staff.classifier,
+                helplines=staff.helplines,
+                staff_channels=tuple(staff_addresses),
+            ),
         )
+        if staff.classifier:  # train the insight models now, not on the first message
+            tasks.append(asyncio.create_task(runtime.pipeline.warm_up(), name="insight-training"))
         await sender.recover()
         runtime.ready.set()
         tasks.append(asyncio.create_task(sender.run(stop), name="outbox-sender"))
@@ -367,6 +386,8 @@ def create_app(
                 await runtime.telegram.stop()
             for channel in runtime.twilio.values():
                 await channel.stop()
+            if webhook is not None:
+                await webhook.close()
             if runtime.rasa_server is not None:
                 await runtime.rasa_server.stop()
             await runtime.rasa.aclose()

@@ -34,14 +34,21 @@ REQUIRED_MESSAGES = (
     "invalid_yes_no",
     "finished",
     "too_long",
-    "safeguarding",
+    # Signposting for a possible disclosure, one per safeguarding category. {emergency},
+    # {urgent_medical}, {samaritans}, {shout}, {domestic_abuse} and {nspcc} are filled in from the
+    # deployment's config (safeguarding.helplines).
+    "safeguarding_medical_emergency",
+    "safeguarding_self_harm",
+    "safeguarding_perinatal_mental_health",
+    "safeguarding_domestic_abuse",
+    "safeguarding_child_at_risk",
 )
-THEMES = (
+THEMES = (  # the seven themes parents raised (../shared/seeds, HCP commissioning guide)
     "signposting",
-    "clarity_of_system",
-    "communication",
+    "clarity_about_the_system",
+    "communication_parent_as_expert",
     "consistency_of_provision",
-    "coordination",
+    "coordination_of_services",
     "consistency_of_information",
     "timely_support",
 )

@@ -14,6 +14,7 @@ from storage.models import OutboxItem
 # stop or erasure request. Never cancelled by a later STOP or erasure either.
 ALWAYS_DELIVERED = (
     "safeguarding", "stop_confirmation", "erase_question", "erase_confirmation", "keyword_reply",
+    "staff_alert",
 )  # fmt: skip
 # A row claimed for sending that has not settled within this time is taken to have been lost
 # (the process died, or its settle failed) and becomes due again.
@@ -47,7 +48,7 @@ def enqueue(
 
 
 async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[OutboxItem]:
-    """Items due now, at most one per participant: the oldest, so order is kept. A row whose
+    """Items due now, at most one per participant and channel: the oldest, so order is kept. A row whose
     sending lease ran out counts as due again."""
     earlier = aliased(OutboxItem)
     blocked = (
@@ -55,6 +56,8 @@ async def due(session: AsyncSession, now: datetime, limit: int = 500) -> list[Ou
         .where(
             and_(
                 earlier.participant_id == OutboxItem.participant_id,
+                # A staff notification never waits for the parent's replies, nor they for it.
+                earlier.channel == OutboxItem.channel,
                 earlier.status.in_(("pending", "sending")),
                 earlier.id < OutboxItem.id,
             )

@@ -155,11 +155,14 @@ async def stored(app: RunningApp, who: str) -> dict[str, Any]:
                 )
                 or 0
             )
-        alerts = await session.scalar(
-            select(func.count()).where(SafeguardingAlert.participant_id == participant.id)
+        alert_rows = list(
+            await session.scalars(
+                select(SafeguardingAlert).where(SafeguardingAlert.participant_id == participant.id)
+            )
         )
         return {
-            "alerts": int(alerts or 0),
+            "alerts": len(alert_rows),
+            "alert_categories": sorted({c for a in alert_rows for c in (a.categories or [])}),
             "participant": participant,
             "conversations": len(convs),
             "status": latest.status if latest else None,

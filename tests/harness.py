@@ -49,6 +49,9 @@ class Clock:
         self._jumped += timedelta(**delta)
 
 
+STAFF_CHAT_ID = -1009000  # the safeguarding lead's Telegram group, in tests
+
+
 def make_config(
     tmp: Path,
     *,
@@ -59,6 +62,7 @@ def make_config(
     telegram_api: str,
     pseudonym_key: str,
     twilio_api: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Config:
     """A config for one app instance under test (environment overrides, as production does)."""
     env = {
@@ -75,6 +79,8 @@ def make_config(
         "PARENTVOICE__CHANNELS__TELEGRAM__API_BASE_URL": telegram_api,
         "PARENTVOICE__SECURITY__PSEUDONYM_KEY": pseudonym_key,
         "PARENTVOICE__LOGGING__FILE": str(tmp / f"app-{port}.log"),
+        # Safeguarding alerts go to a staff Telegram chat at the fake Bot API.
+        "PARENTVOICE__SAFEGUARDING__STAFF_TELEGRAM_CHAT_ID": str(STAFF_CHAT_ID),
     }
     if twilio_api is not None:
         env |= {
@@ -89,6 +95,7 @@ def make_config(
                 {kind: {"en": WHATSAPP_TEMPLATE_SID} for kind in ("reply", "reminder", "outcome")}
             ),
         }
+    env |= extra_env or {}
     config = load_config(ROOT / "config.yaml", environ=env)
     return replace(config, root=ROOT)
 

@@ -14,7 +14,7 @@ from flows.spec import load_flows
 from tests.conversation import CHANNELS, Parent, new_chat_id, stored
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
-from tests.harness import ROOT, RunningApp
+from tests.harness import ROOT, STAFF_CHAT_ID, RunningApp
 
 CASES_DIR = Path(__file__).parent / "flows"
 
@@ -82,7 +82,22 @@ async def test_conversation_case(
         for want, text in zip(expected, got, strict=True):
             assert want.lower() in text.lower(), f"{where}: {want!r} not in {text!r}"
     await asyncio.sleep(0.1)
-    _check_stored(await stored(app, parent.pseudonym), case.get("expect", {}))
+    expect = case.get("expect", {})
+    _check_stored(await stored(app, parent.pseudonym), expect)
+    if "staff_alerts" in expect:  # the safeguarding lead's chat heard about this parent
+        staff = [
+            m for m in telegram_api.sent
+            if m["chat_id"] == STAFF_CHAT_ID and parent.pseudonym[:12] in m["text"]
+        ]  # fmt: skip
+        for _ in range(40):
+            if len(staff) >= expect["staff_alerts"]:
+                break
+            await asyncio.sleep(0.05)
+            staff = [
+                m for m in telegram_api.sent
+                if m["chat_id"] == STAFF_CHAT_ID and parent.pseudonym[:12] in m["text"]
+            ]  # fmt: skip
+        assert len(staff) == expect["staff_alerts"], staff
     assert not telegram_api.unexpected
     assert not twilio_api.unexpected
 
@@ -106,7 +121,7 @@ def _check_stored(actual: dict[str, Any], expect: dict[str, Any]) -> None:
             )
     for question, length in expect.get("answer_lengths", {}).items():
         assert actual["answer_lengths"].get(question) == length
-    for key in ("messages", "messages_in", "alerts"):
+    for key in ("messages", "messages_in", "alerts", "alert_categories"):
         if key in expect:
             assert actual[key] == expect[key], f"{key}: {actual[key]}"
     for key, value in expect.get("participant", {}).items():
