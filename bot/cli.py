@@ -97,6 +97,31 @@ def _redact(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyse(config: Config, args: argparse.Namespace) -> int:
+    from bot.analyse import Analyser, ProgressBar, analyse_csv, analyse_lines
+    from bot.insight import models
+
+    if (args.csv is None) != (args.column is None):
+        raise ParentVoiceError("use --csv FILE and --column NAME together")
+    analyser = Analyser(config.security.pseudonym_key, models())
+    if args.csv is None:
+        if isinstance(sys.stdin, io.TextIOWrapper):
+            sys.stdin.reconfigure(encoding="utf-8", errors="replace", newline="\n")
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(encoding="utf-8", errors="strict", newline="\n")
+        for line in analyse_lines(sys.stdin, analyser):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()  # one line out per line in, as it is ready (a pipe, a REPL)
+        return 0
+    source = Path(args.csv)
+    target = Path(args.out) if args.out else source.with_name(source.stem + ".analysed.csv")
+    if target.resolve() == source.resolve():
+        raise ParentVoiceError("--out must not be the input file")
+    rows = analyse_csv(source, args.column, target, analyser, ProgressBar())
+    print(f"wrote {target} ({rows} rows)")
+    return 0
+
+
 def _export(config: Config, args: argparse.Namespace) -> int:
     from bot.export import ExportFilter, export_to_path
     from bot.server import utc_now
@@ -187,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     redact = sub.add_parser("redact", help="redact text lines from stdin")
     redact.add_argument("--json", action="store_true", help='one {"text", "entities"} per line')
     redact.set_defaults(run=_redact)
+    analyse = sub.add_parser(
+        "analyse",
+        help="safeguarding, themes and sentiment for comments on stdin (JSON lines) or in a CSV",
+    )
+    analyse.add_argument("--csv", metavar="FILE", help="a CSV of comments collected elsewhere")
+    analyse.add_argument("--column", metavar="NAME", help="the CSV column holding the comments")
+    analyse.add_argument(
+        "--out", metavar="FILE", help="where to write (default: FILE.analysed.csv)"
+    )
+    analyse.set_defaults(run=_analyse)
     export = sub.add_parser("export", help="export anonymised transcripts, one row per message")
     export.add_argument("--format", choices=("csv", "jsonl"), required=True)
     export.add_argument("--out", required=True, help="output file")

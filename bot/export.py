@@ -20,12 +20,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.errors import ParentVoiceError
 from storage.db import as_utc
-from storage.models import AuditEntry, Conversation, Message
+from storage.models import Answer, AuditEntry, Conversation, Message
 
 __all__ = [
     "COLUMNS",
@@ -46,6 +46,9 @@ COLUMNS = (
     "time",
     "channel",
     "language",
+    "themes",  # free-text answers: "theme:confidence" joined by ";" (CSV), a list (JSONL)
+    "sentiment",  # positive, negative, mixed or neutral, with its confidence
+    "sentiment_confidence",
 )
 FORMATS = ("csv", "jsonl")
 
@@ -183,8 +186,21 @@ def _query(flt: ExportFilter) -> Select[Any]:
             Message.created_at,
             Conversation.channel,
             Conversation.language,
+            Answer.themes,
+            Answer.sentiment,
+            Answer.sentiment_confidence,
         )
         .join(Conversation, Message.conversation_id == Conversation.id)
+        # The coding of an answer belongs on the parent's message that gave it.
+        .outerjoin(
+            Answer,
+            and_(
+                Message.direction == "in",
+                Answer.conversation_id == Message.conversation_id,
+                Answer.question_id == Message.question_id,
+                Answer.value == Message.text,
+            ),
+        )
         # Only what parents agreed to share: a chat that never got past the consent question
         # (its "hi", or a STOP) is not research data.
         .where(Conversation.consented_at.is_not(None))
@@ -205,8 +221,11 @@ def _midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _record(row: Sequence[Any]) -> dict[str, str | int]:
-    public_id, flow, version, question, direction, text, created_at, channel, language = row
+def _record(row: Sequence[Any]) -> dict[str, Any]:
+    (
+        public_id, flow, version, question, direction, text, created_at, channel, language,
+        themes, sentiment, sentiment_confidence,
+    ) = row  # fmt: skip
     return {
         "conversation": public_id,
         "flow": flow,
@@ -218,11 +237,14 @@ def _record(row: Sequence[Any]) -> dict[str, str | int]:
         "time": as_utc(created_at).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "channel": channel,
         "language": language,
+        "themes": [{"theme": t, "confidence": c} for t, c in themes or ()],
+        "sentiment": sentiment or "",
+        "sentiment_confidence": sentiment_confidence if sentiment_confidence is not None else "",
     }
 
 
 class _RowWriter(Protocol):
-    def write(self, record: dict[str, str | int]) -> None: ...
+    def write(self, record: dict[str, Any]) -> None: ...
 
 
 class _CsvRows:
@@ -236,8 +258,10 @@ class _CsvRows:
         out.write(codecs.BOM_UTF8)
         self._emit(COLUMNS)
 
-    def write(self, record: dict[str, str | int]) -> None:
-        self._emit([neutralise(str(record[column])) for column in COLUMNS])
+    def write(self, record: dict[str, Any]) -> None:
+        cells = dict(record)
+        cells["themes"] = ";".join(f"{t['theme']}:{t['confidence']}" for t in record["themes"])
+        self._emit([neutralise(str(cells[column])) for column in COLUMNS])
 
     def _emit(self, values: Sequence[str]) -> None:
         self._csv.writerow(values)
@@ -261,6 +285,6 @@ class _JsonlRows:
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
 
-    def write(self, record: dict[str, str | int]) -> None:
+    def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False)
         self._out.write((line.translate(self._LINE_BREAKS) + "\n").encode("utf-8"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -126,3 +127,76 @@ def test_redact_passes_awkward_lines_through_safely() -> None:
     # Offsets point into the input line: the phone number in the line with zero-width characters.
     (entity,) = objects[4]["entities"]
     assert lines[4][entity["start"] : entity["end"]] == "0770\u200b0 900\u2060456"
+
+
+def test_analyse_gives_one_json_object_per_line_with_risk_themes_and_sentiment() -> None:
+    lines = [
+        "my son zayn waited 6 weeks for a call back from the hv, ring me on 07700 900123",
+        "i dont want to be here anymore",
+        "",
+        "the health visitor really listened to me",
+    ]
+    result = _run("analyse", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == len(lines)
+    assert all(list(o) == ["text", "risk", "risk_categories", "themes", "sentiment"] for o in out)
+    assert out[0]["text"] == (
+        "my son [CHILD_1] waited 6 weeks for a call back from the hv, ring me on [PHONE_1]"
+    )
+    assert out[0]["risk"] is False and "timely_support" in out[0]["themes"]
+    assert out[0]["sentiment"] == "negative"
+    assert out[1]["risk"] is True and out[1]["risk_categories"] == ["self_harm"]
+    assert out[2] == {
+        "text": "",
+        "risk": False,
+        "risk_categories": [],
+        "themes": [],
+        "sentiment": "neutral",
+    }
+    assert (
+        "communication_parent_as_expert" in out[3]["themes"] and out[3]["sentiment"] == "positive"
+    )
+    assert "zayn" not in result.stdout and "900123" not in result.stdout
+
+
+def test_analyse_csv_adds_columns_redacts_the_comments_and_reports_progress(tmp_path: Path) -> None:
+    source = tmp_path / "fft.csv"
+    source.write_text(
+        "id,Comment,ward\r\n"
+        '1,"Dr Okafor was rude, and we waited 5 hours",A\r\n'
+        '2,=HYPERLINK("x"),B\r\n'
+        "3,,C\r\n",
+        encoding="utf-8-sig",
+    )
+    result = _run("analyse", "--csv", str(source), "--column", "Comment")
+    assert result.returncode == 0, result.stderr
+    assert "3/3 rows" in result.stderr  # the progress bar's last state
+    target = tmp_path / "fft.analysed.csv"
+    assert f"wrote {target} (3 rows)" in result.stdout
+    rows = list(csv.DictReader(target.read_text(encoding="utf-8-sig").splitlines()))
+    assert list(rows[0]) == [
+        "id", "Comment", "ward", "risk", "risk_categories", "themes", "sentiment",
+        "sentiment_confidence",
+    ]  # fmt: skip
+    assert rows[0]["Comment"] == "Dr [STAFF_1] was rude, and we waited 5 hours"
+    assert rows[0]["risk"] == "no" and "timely_support" in rows[0]["themes"].split(";")
+    assert rows[0]["sentiment"] == "negative" and rows[0]["ward"] == "A"
+    assert rows[1]["Comment"].startswith("'=")  # a formula in the input never runs in Excel
+    assert rows[2]["Comment"] == "" and rows[2]["sentiment"] == "neutral"
+    assert "Okafor" not in target.read_text(encoding="utf-8-sig")
+
+
+def test_analyse_csv_mistakes_are_clear_errors(tmp_path: Path) -> None:
+    source = tmp_path / "fft.csv"
+    source.write_text("id,comment\n1,fine\n", encoding="utf-8")
+    missing = _run("analyse", "--csv", str(source), "--column", "Comment")
+    assert missing.returncode == 2
+    assert "has no column 'Comment'; its columns are: 'id', 'comment'" in missing.stderr
+    nofile = _run("analyse", "--csv", str(tmp_path / "nope.csv"), "--column", "comment")
+    assert nofile.returncode == 2 and "no such file" in nofile.stderr
+    (tmp_path / "latin1.csv").write_bytes("comment\ncaf\xe9\n".encode("latin-1"))
+    latin = _run("analyse", "--csv", str(tmp_path / "latin1.csv"), "--column", "comment")
+    assert latin.returncode == 2 and "is not UTF-8" in latin.stderr
+    alone = _run("analyse", "--csv", str(source))
+    assert alone.returncode == 2 and "--csv FILE and --column NAME together" in alone.stderr

@@ -28,14 +28,18 @@ import bot.export
 from bot.errors import ParentVoiceError
 from bot.export import COLUMNS, ExportFilter, export_messages, export_to_path, neutralise
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.models import AuditEntry, Base, Conversation, Message, Participant
+from storage.models import Answer, AuditEntry, Base, Conversation, Message, Participant
 
 PG_HOST = "postgres@127.0.0.1:5432"
 PG_ADMIN_DB = "test"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 ACTOR = "analyst.one"
 BOM = codecs.BOM_UTF8
-HEADER = b"conversation,flow,flow_version,question_id,direction,text,time,channel,language\r\n"
+HEADER = (
+    b"conversation,flow,flow_version,question_id,direction,text,time,channel,language,"
+    b"themes,sentiment,sentiment_confidence\r\n"
+)
+UNCODED = ["", "", ""]  # themes, sentiment, confidence: only answers to text questions are coded
 
 
 # --- database fixtures -------------------------------------------------------------------------
@@ -234,7 +238,8 @@ async def test_csv_has_bom_header_crlf_and_rows_in_order(
     rows, data = await run_export(sessions)
 
     assert rows == 5
-    assert csv_rows(data) == [
+    assert all(row[len(COLUMNS) - 3 :] == UNCODED for row in csv_rows(data))
+    assert [row[: len(COLUMNS) - 3] for row in csv_rows(data)] == [
         [
             "C-a",
             "gp_visit",
@@ -338,6 +343,9 @@ async def test_jsonl_round_trips_without_neutralising(
         "time": "2026-11-22T09:00:00Z",
         "channel": "telegram",
         "language": "en",
+        "themes": [],
+        "sentiment": "",
+        "sentiment_confidence": "",
     }
     # Literal UTF-8 (ensure_ascii=False), and one line per row even for splitlines() readers.
     assert "café – 👍".encode() in data
@@ -559,3 +567,51 @@ async def test_large_export_streams_every_row(
     assert len(lines) == total + (2 if fmt == "csv" else 1)  # header, then the empty tail
     assert out.writes >= total  # at least one write per row
     assert (await audit_entries(sessions))[0].detail["rows"] == total
+
+
+async def test_an_answer_carries_its_themes_and_sentiment(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The coding of a free-text answer is on the parent's message that gave it, and only there."""
+    await add_conversation(
+        sessions,
+        "C-coded",
+        [
+            Msg("What could have been better?", at(D, 9), "out", "better"),
+            Msg("waited 6 weeks for a call back", at(D, 9, 1), "in", "better"),
+        ],
+    )
+    async with sessions.begin() as session:
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.public_id == "C-coded")
+        )
+        assert conversation is not None
+        session.add(
+            Answer(
+                conversation_id=conversation.id,
+                participant_id=conversation.participant_id,
+                question_id="better",
+                value="waited 6 weeks for a call back",
+                created_at=at(D, 9, 1),
+                themes=[["timely_support", 0.91], ["signposting", 0.42]],
+                sentiment="negative",
+                sentiment_confidence=0.88,
+            )
+        )
+
+    _, data = await run_export(sessions, flt=ExportFilter(flow_id="gp_visit"))
+    rows = {row[COLUMNS.index("direction")]: row for row in csv_rows(data) if row[0] == "C-coded"}
+    assert rows["in"][COLUMNS.index("themes")] == "timely_support:0.91;signposting:0.42"
+    assert rows["in"][COLUMNS.index("sentiment")] == "negative"
+    assert rows["in"][COLUMNS.index("sentiment_confidence")] == "0.88"
+    assert rows["out"][len(COLUMNS) - 3 :] == UNCODED
+
+    _, data = await run_export(sessions, "jsonl")
+    (record,) = [
+        r for r in jsonl_records(data) if r["conversation"] == "C-coded" and r["direction"] == "in"
+    ]
+    assert record["themes"] == [
+        {"theme": "timely_support", "confidence": 0.91},
+        {"theme": "signposting", "confidence": 0.42},
+    ]
+    assert record["sentiment"] == "negative" and record["sentiment_confidence"] == 0.88
