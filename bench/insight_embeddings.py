@@ -19,6 +19,7 @@ PyTorch in the app. Not better, so the app keeps its pure-Python classifier (bot
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -29,15 +30,8 @@ from sentence_transformers import SentenceTransformer
 from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parents[1]
-THEMES = (
-    "signposting",
-    "clarity_about_the_system",
-    "communication_parent_as_expert",
-    "consistency_of_provision",
-    "coordination_of_services",
-    "consistency_of_information",
-    "timely_support",
-)
+sys.path.insert(0, str(ROOT))
+from flows.spec import THEMES  # noqa: E402  (the project's theme ids)
 
 
 def training(name: str) -> list[dict]:

@@ -218,6 +218,18 @@ class _Section:
             return value.lower() in {"true", "1", "yes"}
         raise ConfigError(f"{self._name}.{key} must be true or false, got {value!r}")
 
+    def mapping(self, key: str) -> Any:
+        """A nested value given as YAML, or as JSON text from the environment."""
+        value = self._raw.get(key) or {}
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{self._name}.{key} must be JSON when set from the environment"
+                ) from exc
+        return value
+
     def path(self, key: str, default: str, root: Path) -> Path:
         value = Path(self.text(key, default))
         return value if value.is_absolute() else root / value
@@ -307,14 +319,7 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
 
 
 def _safeguarding(section: _Section, telegram_enabled: bool) -> SafeguardingConfig:
-    helplines_raw = section._raw.get("helplines") or {}
-    if isinstance(helplines_raw, str):  # from the environment: JSON
-        try:
-            helplines_raw = json.loads(helplines_raw)
-        except ValueError as exc:
-            raise ConfigError(
-                "safeguarding.helplines must be JSON when set from the environment"
-            ) from exc
+    helplines_raw = section.mapping("helplines")
     if not isinstance(helplines_raw, dict):
         raise ConfigError("safeguarding.helplines must map a name to a number")
     unknown = sorted(set(helplines_raw) - set(HELPLINES))
@@ -345,14 +350,7 @@ def _safeguarding(section: _Section, telegram_enabled: bool) -> SafeguardingConf
 
 
 def _twilio(section: _Section) -> TwilioConfig:
-    templates_raw = section._raw.get("whatsapp_templates") or {}
-    if isinstance(templates_raw, str):  # from the environment: JSON
-        try:
-            templates_raw = json.loads(templates_raw)
-        except ValueError as exc:
-            raise ConfigError(
-                "channels.twilio.whatsapp_templates must be JSON when set from the environment"
-            ) from exc
+    templates_raw = section.mapping("whatsapp_templates")
     if not isinstance(templates_raw, dict) or not all(
         isinstance(v, dict) and all(isinstance(sid, str) for sid in v.values())
         for v in templates_raw.values()

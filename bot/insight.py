@@ -25,20 +25,12 @@ import yaml
 
 from bot.safeguarding import CATEGORIES
 from bot.textclf import MultiLabelClassifier
+from flows.spec import THEMES
 
 __all__ = ["SENTIMENTS", "THEMES", "Coding", "InsightModels", "models"]
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "nlu" / "insight"
 RASA_NLU = Path(__file__).resolve().parents[1] / "nlu" / "data" / "nlu.yml"
-THEMES = (
-    "signposting",
-    "clarity_about_the_system",
-    "communication_parent_as_expert",
-    "consistency_of_provision",
-    "coordination_of_services",
-    "consistency_of_information",
-    "timely_support",
-)
 SENTIMENTS = ("positive", "negative", "mixed", "neutral")
 THEME_THRESHOLD = 0.4  # a theme is coded from this probability; chosen on the dev split
 

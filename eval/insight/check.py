@@ -4,7 +4,7 @@
     python eval/insight/check.py            # checks risk.jsonl and themes.jsonl next to this file
     python eval/insight/check.py DIR        # checks DIR/risk.jsonl and DIR/themes.jsonl
 
-Standard library only. Exits 1 if any check fails. These files are evaluation data:
+Exits 1 if any check fails. These files are evaluation data:
 never train on them (see README.md).
 """
 
@@ -18,25 +18,14 @@ from pathlib import Path
 
 SPLITS = ("dev", "test")
 
-RISK_CATEGORIES = (
-    "child_at_risk",
-    "self_harm",
-    "domestic_abuse",
-    "medical_emergency",
-    "perinatal_mental_health",
-)
+# The labels are the project's own: the same ids the app and the training data use.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bot.safeguarding import CATEGORIES as RISK_CATEGORIES  # noqa: E402
+from flows.spec import THEMES  # noqa: E402
+
 RISK_KINDS = ("disclosure", "hard_negative", "ordinary")
 RISK_FIELDS = {"id", "split", "text", "risk", "categories", "kind"}
 
-THEMES = (
-    "signposting",
-    "clarity_about_the_system",
-    "communication_parent_as_expert",
-    "consistency_of_provision",
-    "coordination_of_services",
-    "consistency_of_information",
-    "timely_support",
-)
 SENTIMENTS = ("positive", "negative", "mixed", "neutral")
 THEME_FIELDS = {"id", "split", "text", "themes", "sentiment"}
 
