@@ -127,6 +127,8 @@ def build_domain(flow_set: FlowSet, default_language: str = "en") -> dict[str, A
             }
             responses[f"utter_ask_{slot}"] = _question_variations(flow, index, default_language)
     for key in sorted(flow_set.messages.texts):
+        if key.startswith("safeguarding_"):
+            continue  # sent by the app itself, before Rasa sees the message; never by Rasa
         responses[f"utter_pv_{key}"] = _variations(flow_set.messages.texts[key], default_language)
     return {
         "version": "3.1",

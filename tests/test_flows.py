@@ -156,3 +156,15 @@ def test_validate_reports_segments_and_warns_on_ucs2_or_long_texts(hcp: dict[str
     assert any(
         "question 'could_be_better'" in w and "3 SMS segments; keep it to 2" in w for w in warnings
     )
+
+
+def test_the_committed_rasa_files_are_what_the_flows_compile_to() -> None:
+    """nlu/domain.yml and nlu/data/rules.yml are generated: a flow change must come with them."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "flows", "compile", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
