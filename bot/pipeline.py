@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import insight
 from bot.channels.base import Inbound, InboundKind
+from bot.config import HELPLINES
 from bot.errors import RasaError
 from bot.keywords import Keyword, sms_keyword
 from bot.pseudonym import pseudonym
@@ -55,7 +56,7 @@ class SafeguardingSettings:
     """How disclosures are handled (from config.safeguarding)."""
 
     classifier: bool = True  # also the trained layer, not only the patterns
-    helplines: Mapping[str, str] = field(default_factory=dict)  # fills the signposting texts
+    helplines: Mapping[str, str] = field(default_factory=lambda: dict(HELPLINES))  # the numbers
     staff_channels: tuple[str, ...] = ()  # where staff alerts go (bot.channels.staff)
 
 
