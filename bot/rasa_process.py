@@ -170,8 +170,9 @@ class RasaServer:
             str(rasa_bin),
             "run",
             "--enable-api",
-            "--auth-token",
-            token,
+            # One argument with "=": a token that starts with "-" (token_urlsafe makes one in 64)
+            # would otherwise be read as an option and Rasa would refuse to start.
+            f"--auth-token={token}",
             "-i",
             "127.0.0.1",
             "-p",

@@ -50,7 +50,8 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def rasa_token() -> str:
-    return secrets.token_urlsafe(16)
+    # Starts with "-" on purpose: token_urlsafe does so once in 64, and Rasa must still start.
+    return "-" + secrets.token_urlsafe(16)
 
 
 @pytest.fixture(scope="session")
