@@ -65,7 +65,7 @@ def _examples(*names: str) -> list[dict[str, Any]]:
     return examples
 
 
-TRAINING_FILES = ("risk.yml", "risk_more.yml", "themes.yml", "themes_more.yml")
+TRAINING_FILES = ("risk.yml", "risk_more.yml", "risk_extra.yml", "themes.yml", "themes_more.yml")
 CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "models"
 # Bump when the features, the training or its settings change: old caches are then ignored.
 _MODEL_VERSION = 2
@@ -90,7 +90,7 @@ class InsightModels:
         # data", "stop", "yes"), is also a message with no risk in it: most of what parents write
         # is one or the other, and the risk layer must stay quiet on them.
         quiet = [e["text"] for e in feedback] + _rasa_examples()
-        risk = _examples("risk.yml", "risk_more.yml") + [
+        risk = _examples("risk.yml", "risk_more.yml", "risk_extra.yml") + [
             {"text": text, "risk": False, "categories": []} for text in quiet
         ]
         return cls(

@@ -312,6 +312,10 @@ def patterns_match(text: str) -> tuple[str, ...]:
     return tuple(c for c in CATEGORIES if any(p.search(prepared) for p in _COMPILED[c]))
 
 
+# The classifier's "risk" probability from which a message is flagged: the highest value at which
+# every disclosure in the eval set's dev split is caught (chosen on dev only; see make eval-insight).
+CLASSIFIER_THRESHOLD = 0.4
+
 # A classifier returns the probability of each category and of "risk" for a text.
 Scorer = Callable[[str], dict[str, float]]
 
@@ -319,7 +323,9 @@ Scorer = Callable[[str], dict[str, float]]
 class Safeguarding:
     """Both layers together. Without a scorer, only the patterns run."""
 
-    def __init__(self, scorer: Scorer | None = None, threshold: float = 0.5) -> None:
+    def __init__(
+        self, scorer: Scorer | None = None, threshold: float = CLASSIFIER_THRESHOLD
+    ) -> None:
         self._scorer = scorer
         self._threshold = threshold
 

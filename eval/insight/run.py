@@ -23,8 +23,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from bot.insight import THEME_THRESHOLD, THEMES, models  # noqa: E402
 from bot.safeguarding import CATEGORIES, Safeguarding, patterns_match  # noqa: E402
-
-RISK_THRESHOLD = 0.5
+from bot.safeguarding import CLASSIFIER_THRESHOLD as RISK_THRESHOLD  # noqa: E402
 
 
 def load(name: str) -> list[dict]:
