@@ -65,7 +65,10 @@ def _examples(*names: str) -> list[dict[str, Any]]:
     return examples
 
 
-TRAINING_FILES = ("risk.yml", "risk_more.yml", "risk_extra.yml", "themes.yml", "themes_more.yml")
+RISK_FILES = ("risk.yml", "risk_more.yml", "risk_extra.yml")
+FEEDBACK_FILES = ("themes.yml", "themes_more.yml")
+# What the models learn from: a change to any of these names new cached weights.
+TRAINING_FILES = RISK_FILES + FEEDBACK_FILES
 CACHE_DIR = Path(__file__).resolve().parents[1] / "var" / "models"
 # Bump when the features, the training or its settings change: old caches are then ignored.
 _MODEL_VERSION = 2
@@ -85,12 +88,12 @@ class InsightModels:
     @classmethod
     def train(cls) -> InsightModels:
         """Train all three from nlu/insight/ (about half a minute in pure Python)."""
-        feedback = _examples("themes.yml", "themes_more.yml")
+        feedback = _examples(*FEEDBACK_FILES)
         # Every feedback example, and every control phrase the chat understands ("delete my
         # data", "stop", "yes"), is also a message with no risk in it: most of what parents write
         # is one or the other, and the risk layer must stay quiet on them.
         quiet = [e["text"] for e in feedback] + _rasa_examples()
-        risk = _examples("risk.yml", "risk_more.yml", "risk_extra.yml") + [
+        risk = _examples(*RISK_FILES) + [
             {"text": text, "risk": False, "categories": []} for text in quiet
         ]
         return cls(
