@@ -5,7 +5,7 @@ rules the app already has (one source of truth, no third process, no SDK pinned 
 dependencies). They are pure functions of the tracker Rasa sends: no database, no sending. What
 happened is reported back to the app as ``custom`` payloads inside the bot's responses
 (``{"pv": "answer" | "asking" | "completed" | "declined" | "paused" | "resumed" |
-"stopped" | "restarted" | "started" | "erase_asked" | "erase_cancelled" | "erase"}``),
+"stopped" | "restarted" | "started" | "erase_asked" | "erase_cancelled" | "erase" | "risk"}``),
 which the pipeline turns into stored state in one transaction.
 """
 
@@ -15,6 +15,7 @@ import hmac
 from typing import Any
 
 from bot.answers import read_answer
+from bot.safeguarding import rasa_categories
 from flows.compile import LANGUAGE_SLOT, form_name, slot_name, split_slot
 from flows.spec import Flow, FlowSet
 
@@ -66,6 +67,12 @@ class Actions:
             events, responses = self._validate(flow, tracker)
         else:
             raise ActionNotFound(action)
+        if action != "action_pv_submit":  # the actions that answer the parent's latest message
+            ranking = (tracker.get("latest_message") or {}).get("intent_ranking") or []
+            categories = rasa_categories(ranking if isinstance(ranking, list) else [])
+            if categories:
+                # First, so the app can put the signposting before anything else this turn says.
+                responses.insert(0, _signal("risk", categories=list(categories)))
         return {"events": events, "responses": responses}
 
     # -- helpers over the tracker ---------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from bot.safeguarding import CATEGORIES
+from bot.safeguarding import CATEGORIES, DISCLOSURE_INTENT_PREFIX, DISCLOSURE_INTENTS
 from bot.textclf import MultiLabelClassifier
 from flows.spec import THEMES
 
@@ -65,7 +65,7 @@ def _examples(*names: str) -> list[dict[str, Any]]:
     return examples
 
 
-RISK_FILES = ("risk.yml", "risk_more.yml", "risk_extra.yml")
+RISK_FILES = ("risk.yml", "risk_more.yml", "risk_extra.yml", "risk_answers.yml")
 FEEDBACK_FILES = ("themes.yml", "themes_more.yml")
 # What the models learn from: a change to any of these names new cached weights.
 TRAINING_FILES = RISK_FILES + FEEDBACK_FILES
@@ -137,6 +137,39 @@ class InsightModels:
         )
         sentiment, confidence = max(self.sentiment.scores(text).items(), key=lambda item: item[1])
         return Coding(themes, sentiment, round(confidence, 3))
+
+
+def rasa_disclosure_nlu() -> str:
+    """Rasa NLU training data for safeguarding's third layer (generated as nlu/data/disclosures.yml).
+
+    Each disclosure becomes an example of ``disclosure_<category>`` (its most urgent category);
+    each hard negative (an idiom, a resolved worry, safety advice) an example of ``inform``, which
+    is what it is: an ordinary answer. Rasa only ever sees redacted text, so the examples are
+    redacted the same way first (a fixed key: placeholders, not digests, reach the file).
+    Examples the chat's own NLU data already has are left out, so no text has two intents.
+    """
+    from bot.redact import Redactor  # the word lists load only when this file is generated
+
+    redactor = Redactor(b"nlu-training-data")
+    taken = {text.casefold() for text in _rasa_examples()}
+    by_intent: dict[str, list[str]] = {name: [] for name in (*DISCLOSURE_INTENTS, "inform")}
+    for example in _examples(*RISK_FILES):
+        text = " ".join(redactor.redact(str(example["text"])).text.split())
+        # "[x](y)" would be read as an entity annotation.
+        text = text.replace("](", "] (").replace("]{", "] {")
+        if not text or text.casefold() in taken:
+            continue
+        taken.add(text.casefold())
+        categories = [c for c in CATEGORIES if c in (example.get("categories") or ())]
+        if example.get("risk") and categories:
+            by_intent[DISCLOSURE_INTENT_PREFIX + categories[0]].append(text)
+        elif not example.get("risk"):
+            by_intent["inform"].append(text)
+    lines = ['version: "3.1"', "nlu:"]
+    for intent, texts in by_intent.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {text}" for text in texts]
+    return "\n".join(lines) + "\n"
 
 
 def training_fingerprint() -> str:

@@ -31,7 +31,7 @@ from bot.keywords import Keyword, sms_keyword
 from bot.pseudonym import pseudonym
 from bot.rasa import BotTurn, RasaClient
 from bot.redact import RedactionState, Redactor
-from bot.safeguarding import Safeguarding
+from bot.safeguarding import CATEGORIES, Safeguarding, rasa_categories
 from bot.vault import Vault
 from flows.spec import FlowSet
 from storage import conversations, erasure, inbox, outbox, participants
@@ -72,6 +72,7 @@ class _Plan:
     reopt_in: bool = False
     fresh_tracker: bool = False  # a new conversation: Rasa starts from an empty tracker
     keyword: Keyword | None = None  # an SMS keyword the app answers itself (stop, help)
+    risk: tuple[str, ...] = ()  # categories Rasa's NLU found when the text is not sent as a turn
 
 
 class Pipeline:
@@ -204,43 +205,9 @@ class Pipeline:
                 safeguarding=category,
                 now=now,
             )
-            if category:
-                # Signposting always goes out, even after STOP or during erasure; the alert is
-                # stored unless the participant is being erased.
+            if categories:
                 # Help for the parent first: it is queued before anything Rasa will say.
-                self._reply(
-                    session,
-                    participant,
-                    "safeguarding",
-                    self._signposting(category, participant),
-                    now,
-                )
-                if participant.erase_requested_at is None:
-                    conversation = await conversations.open_conversation(session, participant.id)
-                    alert = SafeguardingAlert(
-                        participant_id=participant.id,
-                        conversation_id=conversation.id if conversation else None,
-                        category=category,
-                        categories=list(categories),
-                        redacted_text=redacted,
-                        created_at=now,
-                    )
-                    session.add(alert)
-                    await session.flush()
-                    for channel in self._safeguarding.staff_channels:
-                        outbox.enqueue(
-                            session,
-                            participant_id=participant.id,
-                            channel=channel,
-                            kind="staff_alert",
-                            text=_staff_alert_text(alert, categories, who, now),
-                            now=now,
-                        )
-                log.warning(
-                    "safeguarding alert categories=%s participant=%s",
-                    ",".join(categories),
-                    who[:12],
-                )
+                await self._alert(session, participant, categories, redacted, now)
             if truncated:
                 self._reply(session, participant, "reply", self._text("too_long", participant), now)
             await session.flush()
@@ -248,6 +215,47 @@ class Pipeline:
         if category or truncated:
             self._on_outbox()
         return participant_id
+
+    async def _alert(
+        self,
+        session: AsyncSession,
+        participant: Participant,
+        categories: tuple[str, ...],
+        redacted: str,
+        now: datetime,
+    ) -> None:
+        """Signpost the parent and alert staff about a disclosure (``categories``, most urgent
+        first). Signposting always goes out, even after STOP or during erasure; the alert is
+        stored, and sent to staff, unless the participant is being erased."""
+        self._reply(
+            session, participant, "safeguarding", self._signposting(categories[0], participant), now
+        )
+        if participant.erase_requested_at is None:
+            conversation = await conversations.open_conversation(session, participant.id)
+            alert = SafeguardingAlert(
+                participant_id=participant.id,
+                conversation_id=conversation.id if conversation else None,
+                category=categories[0],
+                categories=list(categories),
+                redacted_text=redacted,
+                created_at=now,
+            )
+            session.add(alert)
+            await session.flush()
+            for channel in self._safeguarding.staff_channels:
+                outbox.enqueue(
+                    session,
+                    participant_id=participant.id,
+                    channel=channel,
+                    kind="staff_alert",
+                    text=_staff_alert_text(alert, categories, participant.pseudonym, now),
+                    now=now,
+                )
+        log.warning(
+            "safeguarding alert categories=%s participant=%s",
+            ",".join(categories),
+            participant.pseudonym[:12],
+        )
 
     # -- step 2: plan, ask Rasa, apply -----------------------------------------------------
 
@@ -328,22 +336,25 @@ class Pipeline:
             erase_asked = participant.erase_asked_at is not None
             start = self._start_text(participant)
         # No conversation in progress. "Delete my data" and "stop" must still work: after STOP,
-        # and long after finishing. So ask Rasa's NLU what this is before starting a new survey.
-        intent = ""
-        if text and latest_id is not None:
-            name, confidence = await self._rasa.parse(text)
-            intent = name if confidence >= COMMAND_CONFIDENCE else ""
+        # and long after finishing. So ask Rasa's NLU what this is before starting a new survey;
+        # the same answer is safeguarding's third layer for a message no turn will carry.
+        intent: str = ""
+        risk: tuple[str, ...] = ()
+        if text:
+            parsed = await self._rasa.parse(text)
+            intent = parsed.intent if parsed.confidence >= COMMAND_CONFIDENCE else ""
+            risk = rasa_categories(parsed.ranking)
         if latest_id is not None and (
             erase_asked or intent == "delete_data" or (intent == "stop" and not opted_out)
         ):
             return _Plan(rasa_text=text, conversation_id=latest_id), who
         if opted_out:
             if intent == "start_again":
-                return _Plan(start, None, reopt_in=True, fresh_tracker=True), who
-            return _Plan(rasa_text=None, conversation_id=None), who
+                return _Plan(start, None, reopt_in=True, fresh_tracker=True, risk=risk), who
+            return _Plan(rasa_text=None, conversation_id=None, risk=risk), who
         if recently_finished and text:
             return _Plan(rasa_text=text, conversation_id=latest_id), who
-        return _Plan(rasa_text=start, conversation_id=None, fresh_tracker=True), who
+        return _Plan(rasa_text=start, conversation_id=None, fresh_tracker=True, risk=risk), who
 
     def _start_text(self, participant: Participant) -> str:
         entities = json.dumps({"flow": self._default_flow, "language": participant.language})
@@ -359,6 +370,12 @@ class Pipeline:
                 return False
             participant = await session.get(Participant, item.participant_id)
             assert participant is not None
+            # Safeguarding's third layer, only where layers 1 and 2 (at record time) found
+            # nothing: its signposting goes before anything else this turn says.
+            rasa_risk = plan.risk or _turn_risk(turn)
+            if rasa_risk and item.safeguarding is None:
+                item.safeguarding = rasa_risk[0]
+                await self._alert(session, participant, rasa_risk, item.text, now)
             if plan.keyword is not None:
                 await self._keyword(session, participant, plan, now)
             if plan.rasa_text is None:
@@ -568,6 +585,15 @@ def _staff_alert_text(
         f"{as_utc(now):%Y-%m-%d %H:%M} UTC. The parent was sent signposting; this chat is not "
         f"watched, so please follow up. Message (redacted): {quoted}"
     )
+
+
+def _turn_risk(turn: BotTurn) -> tuple[str, ...]:
+    """The categories of the action endpoint's ``risk`` signals in a turn, most urgent first."""
+    found: set[object] = set()
+    for signal in turn.signals:
+        if signal.get("pv") == "risk" and isinstance(signal.get("categories"), list):
+            found.update(signal["categories"])
+    return tuple(c for c in CATEGORIES if c in found)
 
 
 def _for_rasa(text: str) -> str:

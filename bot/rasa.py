@@ -37,6 +37,15 @@ class BotTurn:
         return [i for i in self.items if isinstance(i, dict)]
 
 
+@dataclass(frozen=True)
+class Parse:
+    """What Rasa's NLU made of a text: the top intent and the whole ranking."""
+
+    intent: str
+    confidence: float
+    ranking: tuple[dict[str, Any], ...] = ()
+
+
 class RasaClient:
     """Talks to ``rasa run`` over HTTP with the shared token."""
 
@@ -82,17 +91,23 @@ class RasaClient:
             raise RasaError("Rasa answered with something that is not JSON") from exc
         return parse_turn(items)
 
-    async def parse(self, text: str) -> tuple[str, float]:
-        """Classify one (already redacted) text: (intent, confidence)."""
+    async def parse(self, text: str) -> Parse:
+        """Classify one (already redacted) text without running a dialogue turn."""
         try:
             resp = await self._http.post(
                 "/model/parse", params={"token": self._token}, json={"text": text}
             )
             resp.raise_for_status()
-            intent = resp.json().get("intent") or {}
-        except (httpx.HTTPError, ValueError) as exc:
+            body = resp.json()
+            intent = body.get("intent") or {}
+            ranking = body.get("intent_ranking") or []
+            return Parse(
+                intent=str(intent.get("name") or ""),
+                confidence=float(intent.get("confidence") or 0.0),
+                ranking=tuple(r for r in ranking if isinstance(r, dict)),
+            )
+        except (httpx.HTTPError, ValueError, TypeError, AttributeError) as exc:
             raise RasaUnavailable(f"Rasa could not parse: {type(exc).__name__}") from exc
-        return str(intent.get("name") or ""), float(intent.get("confidence") or 0.0)
 
     async def status(self) -> dict[str, Any]:
         """Rasa's /status (model loaded, fingerprint); raises ``RasaUnavailable``."""

@@ -2,14 +2,18 @@
 
 Checked on the raw text of every message, in memory, before anything is stored: a missed
 disclosure is far worse than an unneeded signposting message, so the check is built for recall.
-Two layers, either of which raises a category:
+Three layers, any of which raises a category:
 
 1. curated patterns per category, written for the indirect ways people say these things ("the kids
    would be better off without me", "he checks my phone and won't let me see my mum"), applied
    after everyday idioms are taken out ("i'd kill for an evening slot", "my back is killing me");
 2. a classifier trained on the project's examples (``nlu/insight/risk.yml``), for phrasings no
    pattern foresaw. It runs in the app, not in Rasa, because it must read the raw text before
-   redaction and must work when Rasa is down.
+   redaction and must work when Rasa is down;
+3. Rasa's own NLU signal: the chat's model has a ``disclosure_<category>`` intent per category,
+   trained on the same examples redacted (``nlu/data/disclosures.yml``, generated), and the app
+   reads their confidence from each turn (``rasa_categories``). It sees only redacted text and
+   only answers when Rasa is up, so it adds to layers 1 and 2 and never replaces them.
 
 Categories, most urgent first (the order replies are sent in): medical_emergency, self_harm,
 perinatal_mental_health, domestic_abuse, child_at_risk.
@@ -30,6 +34,11 @@ CATEGORIES = (
     "domestic_abuse",
     "child_at_risk",
 )
+
+# Layer 3 runs in Rasa: its NLU model has one intent per category (trained on the same examples as
+# layer 2, redacted as Rasa will see them), and the app reads their confidence from every turn.
+DISCLOSURE_INTENT_PREFIX = "disclosure_"
+DISCLOSURE_INTENTS = tuple(DISCLOSURE_INTENT_PREFIX + c for c in CATEGORIES)
 
 _KID = (
     r"(?:baby|babies|bubba|newborn|lo|little one|child|children|kids?|son|daughter|ds|dd|boy|girl|"
@@ -312,9 +321,38 @@ def patterns_match(text: str) -> tuple[str, ...]:
     return tuple(c for c in CATEGORIES if any(p.search(prepared) for p in _COMPILED[c]))
 
 
-# The classifier's "risk" probability from which a message is flagged: the highest value at which
-# every disclosure in the eval set's dev split is caught (chosen on dev only; see make eval-insight).
+# The classifier's "risk" probability from which a message is flagged, chosen on the eval set's
+# dev split only (make eval-insight). It was the highest value that caught every dev disclosure.
+# Since the everyday answers in risk_answers.yml were added, dev recall stays 1.0 up to 0.8; we
+# keep 0.4 on purpose: a margin below the cut is worth more here than the false alarms a higher
+# cut would save (dev hard-benign false alarms 0.043 at 0.4, 0.025 at 0.8).
 CLASSIFIER_THRESHOLD = 0.4
+
+# Layer 3 (Rasa's NLU, on the redacted text) flags a category from this confidence. On the dev
+# split layers 1 and 2 already catch every disclosure, so the cut was chosen for the fewest added
+# false alarms there: 0.8 to 0.95 add the same, and 0.8 lets Rasa catch the most. Measured, it
+# adds no recall on the project's sets and about one point of false alarms (make eval-insight);
+# it is there for phrasings neither other layer has seen.
+RASA_THRESHOLD = 0.8
+
+
+def rasa_categories(
+    ranking: Sequence[dict[str, object]], threshold: float = RASA_THRESHOLD
+) -> tuple[str, ...]:
+    """The categories whose ``disclosure_<category>`` intent Rasa ranked at ``threshold`` or
+    more (layer 3), most urgent first. ``ranking`` is Rasa's ``intent_ranking``."""
+    found = set()
+    for item in ranking:
+        name, confidence = item.get("name"), item.get("confidence")
+        if (
+            isinstance(name, str)
+            and name.startswith(DISCLOSURE_INTENT_PREFIX)
+            and isinstance(confidence, int | float)
+            and confidence >= threshold
+        ):
+            found.add(name[len(DISCLOSURE_INTENT_PREFIX) :])
+    return tuple(c for c in CATEGORIES if c in found)
+
 
 # A classifier returns the probability of each category and of "risk" for a text.
 Scorer = Callable[[str], dict[str, float]]

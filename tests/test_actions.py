@@ -146,3 +146,53 @@ def test_start_resets_and_opens_the_requested_flow() -> None:
 def test_unknown_action_is_reported() -> None:
     with pytest.raises(ActionNotFound):
         ACTIONS.run("action_launch_rockets", tracker())
+
+
+def _with_ranking(result_tracker: dict[str, Any], ranking: list[dict[str, Any]]) -> dict[str, Any]:
+    result_tracker["latest_message"]["intent_ranking"] = ranking
+    return result_tracker
+
+
+@pytest.mark.parametrize(
+    ("action", "state"),
+    [
+        ("validate_hcp_experience_form", {"filled": 7, "turn_slots": {SLOTS[7]: "x"}}),
+        ("action_pv_control", {"loop": False, "filled": 9}),
+    ],
+)
+def test_a_disclosure_intent_rasa_is_sure_of_comes_first_as_a_risk_signal(
+    action: str, state: dict[str, Any]
+) -> None:
+    ranking = [
+        {"name": "disclosure_self_harm", "confidence": 0.91},
+        {"name": "disclosure_child_at_risk", "confidence": 0.85},
+        {"name": "inform", "confidence": 0.05},
+    ]
+    result = ACTIONS.run(action, _with_ranking(tracker("disclosure_self_harm", **state), ranking))
+    first = result["responses"][0]["custom"]
+    # most urgent first, whatever Rasa's order
+    assert first == {"pv": "risk", "categories": ["self_harm", "child_at_risk"]}
+    assert signals(result).count("risk") == 1
+
+
+def test_no_risk_signal_below_the_threshold_or_for_other_intents() -> None:
+    ranking = [
+        {"name": "inform", "confidence": 0.62},
+        {"name": "disclosure_domestic_abuse", "confidence": 0.79},
+        {"name": "stop", "confidence": 0.99},  # not a disclosure, however sure
+    ]
+    result = ACTIONS.run(
+        "validate_hcp_experience_form",
+        _with_ranking(tracker(filled=7, turn_slots={SLOTS[7]: "x"}), ranking),
+    )
+    assert "risk" not in signals(result)
+    # a malformed ranking is ignored, never an error
+    broken = tracker(filled=7, turn_slots={SLOTS[7]: "x"})
+    broken["latest_message"]["intent_ranking"] = "not a list"
+    assert "risk" not in signals(ACTIONS.run("validate_hcp_experience_form", broken))
+
+
+def test_the_submit_action_never_repeats_the_risk_signal() -> None:
+    ranking = [{"name": "disclosure_self_harm", "confidence": 0.99}]
+    result = ACTIONS.run("action_pv_submit", _with_ranking(tracker(filled=9), ranking))
+    assert "risk" not in signals(result)

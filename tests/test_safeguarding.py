@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.safeguarding import CATEGORIES, Safeguarding, check, patterns_match
+from bot.safeguarding import CATEGORIES, Safeguarding, check, patterns_match, rasa_categories
 
 DISCLOSURES: list[tuple[str, str]] = [
     ("honestly some days i feel the kids would be better off without me", "self_harm"),
@@ -84,3 +84,43 @@ def test_the_second_layer_adds_what_patterns_miss_and_nothing_when_unsure() -> N
     assert layered.assess("the clinic was quick") == ()
     assert layered.assess("i want it all to stop") == ("self_harm",)  # patterns alone suffice
     assert Safeguarding().assess("older lads pay my son to hold a package") == ()
+
+
+def test_rasa_layer_reads_disclosure_intents_at_or_above_its_threshold() -> None:
+    ranking = [
+        {"name": "inform", "confidence": 0.95},
+        {"name": "disclosure_child_at_risk", "confidence": 0.8},
+        {"name": "disclosure_medical_emergency", "confidence": 0.81},
+        {"name": "disclosure_self_harm", "confidence": 0.79},
+        {"name": "disclosure_unknown_thing", "confidence": 0.99},
+        {"name": None, "confidence": 0.99},
+        {"name": "disclosure_domestic_abuse", "confidence": "0.99"},
+    ]
+    assert rasa_categories(ranking) == ("medical_emergency", "child_at_risk")
+    assert rasa_categories(ranking, threshold=0.5) == (
+        "medical_emergency",
+        "self_harm",
+        "child_at_risk",
+    )
+    assert rasa_categories([]) == ()
+
+
+def test_rasa_training_data_has_every_category_redacted_and_no_text_twice() -> None:
+    import yaml
+
+    from bot.insight import _rasa_examples, rasa_disclosure_nlu
+
+    data = yaml.safe_load(rasa_disclosure_nlu())
+    texts: dict[str, list[str]] = {
+        block["intent"]: [line[2:] for line in block["examples"].splitlines()]
+        for block in data["nlu"]
+    }
+    assert set(texts) == {*(f"disclosure_{c}" for c in CATEGORIES), "inform"}
+    assert all(len(examples) >= 100 for examples in texts.values())
+    seen = [t.casefold() for examples in texts.values() for t in examples]
+    assert len(seen) == len(set(seen))
+    assert not set(seen) & {t.casefold() for t in _rasa_examples()}
+    # Rasa sees redacted text, so it learns from redacted text (placeholders, no entity syntax)
+    flat = " ".join(t for examples in texts.values() for t in examples)
+    assert "[CHILD_1]" in flat or "[PERSON_1]" in flat
+    assert "](" not in flat

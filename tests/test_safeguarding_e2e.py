@@ -159,3 +159,64 @@ async def test_disclosure_mid_form_gets_help_first_staff_are_told_and_the_chat_g
     # The flow carries on normally after the disclosure.
     got = await say("yes the leaflet was clear", 1)
     assert "did staff listen" in got[0].lower()
+
+
+@pytest.fixture
+async def rasa_layer_app(
+    session_dir: Path,
+    rasa_server: str,
+    rasa_token: str,
+    actions_host: RunningApp,
+    telegram_api: FakeTelegramAPI,
+) -> AsyncIterator[RunningApp]:
+    """The app with its own classifier switched off, so only patterns and Rasa's NLU can fire."""
+    tmp = session_dir / "safeguarding-rasa"
+    tmp.mkdir(exist_ok=True)
+    config = make_config(
+        tmp,
+        db_url=f"sqlite:///{tmp / f'pv-{free_port()}.db'}",
+        port=free_port(),
+        rasa_url=rasa_server,
+        rasa_token=rasa_token,
+        telegram_api=telegram_api.base_url,
+        pseudonym_key="test-pseudonym-key-safeguarding-rasa-01",
+        extra_env={"PARENTVOICE__SAFEGUARDING__CLASSIFIER": "false"},
+    )
+    running = RunningApp(config, Clock())
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def test_rasa_nlu_layer_catches_what_the_patterns_miss_first_message_and_mid_form(
+    rasa_layer_app: RunningApp, telegram_api: FakeTelegramAPI
+) -> None:
+    from bot.safeguarding import patterns_match
+
+    poisoning = "she drank white spirit from the shed"
+    blue = "shes gone blue round her lips"
+    assert not patterns_match(poisoning) and not patterns_match(blue)  # only Rasa can see these
+    parent = Parent(rasa_layer_app, telegram_api, new_chat_id())
+
+    async def say(text: str, replies: int) -> list[str]:
+        before = len(parent.replies())
+        assert (await parent.say(text)).status_code == 200
+        return await parent.expect_replies(before, replies)
+
+    # The very first message (no turn yet: Rasa's NLU is asked directly), then the intro.
+    got = await say(poisoning, 3)
+    assert "not watched in real time" in got[0] and "999" in got[0]
+    assert "thank you for stopping by" in got[1].lower() and "happy to start" in got[2].lower()
+    await say("yes", 1)
+    await say("1", 1)
+    # Mid-form: the action endpoint reports Rasa's disclosure intent; help comes first and the
+    # message is still taken as the answer, so the next question follows.
+    got = await say(blue, 2)
+    assert "not watched in real time" in got[0] and "999" in got[0]
+    assert "could have been better" in got[1].lower()
+
+    async with rasa_layer_app.runtime.pipeline._sessions() as session:
+        alerts = list(await session.scalars(select(SafeguardingAlert)))
+    assert [a.categories for a in alerts] == [["medical_emergency"], ["medical_emergency"]]
