@@ -1,4 +1,5 @@
-"""`parentvoice`: serve, chat, flows, redact, export, db. Operator mistakes exit 2 with a clear line."""
+"""`parentvoice`: serve, chat, flows, redact, analyse, export, outcomes, db, rasa. Operator mistakes
+exit 2 with a clear line."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import asyncio
 import io
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, load_config
 from bot.errors import FlowError, ParentVoiceError
@@ -153,6 +155,154 @@ def _export(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_when(text: str, config: Config, what: str) -> datetime:
+    """An ISO 8601 time; without a zone it is read in schedule.timezone."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ParentVoiceError(
+            f"{what} must be an ISO 8601 time like 2026-12-01T09:00 or 2026-12-01T09:00+00:00, "
+            f"got {text!r}"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.schedule.quiet.zone)
+    return moment
+
+
+def _outcomes(config: Config, args: argparse.Namespace) -> int:
+    from storage.db import make_engine, make_sessionmaker, migrate
+
+    migrate(config.database.url)
+    command = {
+        "create": _outcome_create,
+        "list": _outcome_list,
+        "show": _outcome_show,
+        "cancel": _outcome_cancel,
+    }[args.outcomes_command]
+
+    async def run() -> int:
+        engine = make_engine(config.database.url)
+        try:
+            await command(make_sessionmaker(engine), config, args)
+            return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _local(moment: datetime | None, config: Config) -> str:
+    """A stored time as staff read it: in schedule.timezone."""
+    if moment is None:
+        return "-"
+    return f"{moment.astimezone(config.schedule.quiet.zone):%Y-%m-%d %H:%M %Z}"
+
+
+async def _outcome_create(sessions: Any, config: Config, args: argparse.Namespace) -> None:
+    from bot import outcomes
+    from bot.server import utc_now
+    from flows.spec import load_flows
+    from storage.models import AuditEntry
+
+    texts = {args.lang: args.message}
+    for item in args.translation or []:
+        lang, sep, text = item.partition("=")
+        if not sep:
+            raise ParentVoiceError(f"--translation must be LANG=TEXT, got {item!r}")
+        texts[lang.strip()] = text
+    now = utc_now()
+    async with sessions.begin() as session:
+        outcome, checks = await outcomes.create(
+            session,
+            flow_set=load_flows(config.flows.dir),
+            flow_id=args.flow,
+            texts=texts,
+            send_at=_parse_when(args.send_at, config, "--send-at"),
+            quiet=config.schedule.quiet,
+            now=now,
+            default_language=config.flows.default_language,
+            themes=tuple(t.strip() for t in (args.themes or "").split(",") if t.strip()),
+            engaged_from=_parse_when(args.since, config, "--from") if args.since else None,
+            engaged_to=_parse_when(args.until, config, "--to") if args.until else None,
+        )
+        reach = len(await outcomes.recipients(session, outcome))
+        detail = {"outcome": outcome.id, "flow": outcome.flow_id}
+        session.add(AuditEntry(at=now, actor="cli", action="outcome_create", detail=detail))
+    line = f"outcome {outcome.id} scheduled for {_local(outcome.due_at, config)}"
+    if outcome.due_at != outcome.send_at:
+        line += (
+            f" (asked for {_local(outcome.send_at, config)}, inside quiet hours "
+            f"{config.schedule.quiet.describe()})"
+        )
+    print(line)
+    for check in checks:
+        print(
+            f"  [{check.language}] {check.characters} characters, "
+            f"{check.segments} SMS segment(s), {check.encoding}"
+        )
+    print(f"  would reach {reach} parent(s) if it went now; counted again when it goes")
+
+
+async def _outcome_list(sessions: Any, config: Config, _: argparse.Namespace) -> None:
+    from bot import outcomes
+
+    async with sessions() as session:
+        rows = await outcomes.all_outcomes(session)
+        if not rows:
+            print("no outcomes yet")
+        for outcome in rows:
+            report = await outcomes.report(session, outcome.id)
+            print(
+                f"{outcome.id:>4}  {outcome.status:<9}  {_local(outcome.due_at, config)}  "
+                f"{outcome.flow_id}  {','.join(outcome.themes or []) or 'all themes'}  "
+                f"recipients={report.recipients} sent={report.sent}"
+            )
+
+
+async def _outcome_show(sessions: Any, config: Config, args: argparse.Namespace) -> None:
+    from bot import outcomes
+
+    async with sessions() as session:
+        report = await outcomes.report(session, args.id)
+    o = report.outcome
+    print(f"outcome {o.id}: {o.status}")
+    print(f"  flow: {o.flow_id}   themes: {', '.join(o.themes or []) or 'all'}")
+    if o.engaged_from or o.engaged_to:
+        print(f"  engagement: {_local(o.engaged_from, config)} to {_local(o.engaged_to, config)}")
+    print(f"  send at: {_local(o.send_at, config)}   due: {_local(o.due_at, config)}")
+    print(f"  created: {_local(o.created_at, config)} by {o.created_by}")
+    for label, moment in (("enqueued", o.enqueued_at), ("cancelled", o.cancelled_at)):
+        if moment is not None:
+            print(f"  {label}: {_local(moment, config)}")
+    for lang, text in o.texts.items():
+        print(f"  [{lang}] {text}")
+    print(
+        f"  recipients {report.recipients}, sent {report.sent}, delivered {report.delivered} "
+        f"(SMS and WhatsApp confirm delivery; Telegram does not), failed {report.failed}, "
+        f"waiting {report.pending}, dropped after STOP {report.dropped}"
+    )
+    print(
+        f"  opted out since {report.opted_out_since}; "
+        f"replies {report.replies} from {report.repliers} parent(s)"
+    )
+    if report.by_channel:
+        channels = ", ".join(f"{k} {v}" for k, v in sorted(report.by_channel.items()))
+        print(f"  by channel: {channels}")
+
+
+async def _outcome_cancel(sessions: Any, config: Config, args: argparse.Namespace) -> None:
+    from bot import outcomes
+    from bot.server import utc_now
+    from storage.models import AuditEntry
+
+    now = utc_now()
+    async with sessions.begin() as session:
+        outcome = await outcomes.cancel(session, args.id, now)
+        detail = {"outcome": outcome.id}
+        session.add(AuditEntry(at=now, actor="cli", action="outcome_cancel", detail=detail))
+    print(f"outcome {outcome.id} cancelled")
+
+
 def _chat(config: Config, args: argparse.Namespace) -> int:
     from bot.chat_client import run_terminal_chat
 
@@ -229,6 +379,30 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", help="YYYY-MM-DD, inclusive")
     export.add_argument("--until", help="YYYY-MM-DD, inclusive")
     export.set_defaults(run=_export)
+    outcomes = sub.add_parser("outcomes", help='"you said, we did": messages back to parents')
+    outcomes_sub = outcomes.add_subparsers(dest="outcomes_command", required=True)
+    create = outcomes_sub.add_parser("create", help="schedule an outcome message")
+    create.add_argument("--flow", required=True, help="the engagement (flow id) it answers")
+    create.add_argument("--message", required=True, help="the text parents get")
+    create.add_argument("--lang", default="en", help="the message's language (default: en)")
+    create.add_argument(
+        "--translation",
+        action="append",
+        metavar="LANG=TEXT",
+        help="the message in another language (repeat for each)",
+    )
+    create.add_argument(
+        "--send-at", required=True, help="ISO 8601; without a zone, in schedule.timezone"
+    )
+    create.add_argument("--themes", help="only parents whose answers raised these (a,b)")
+    create.add_argument("--from", dest="since", help="only conversations started from this time")
+    create.add_argument("--to", dest="until", help="... and before this time")
+    outcomes_sub.add_parser("list", help="every outcome, newest first")
+    show = outcomes_sub.add_parser("show", help="one outcome and its delivery report")
+    show.add_argument("id", type=int)
+    cancel = outcomes_sub.add_parser("cancel", help="cancel an outcome not yet sent")
+    cancel.add_argument("id", type=int)
+    outcomes.set_defaults(run=_outcomes)
     db = sub.add_parser("db", help="database schema")
     db.add_subparsers(dest="db_command", required=True).add_parser(
         "upgrade", help="migrate to latest"

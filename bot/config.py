@@ -12,12 +12,14 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.errors import ConfigError
+from bot.quiet_hours import QuietHours
 
 ENV_PREFIX = "PARENTVOICE__"
 
@@ -121,6 +123,13 @@ class SafeguardingConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    quiet: QuietHours  # no reminders or outcomes go out inside these hours
+    reminder_after: timedelta | None  # one reminder this long after a parent went quiet; None: off
+    poll_seconds: float  # how often the app looks for due outcomes, reminders and expiries
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str
     file: Path | None
@@ -136,6 +145,7 @@ class Config:
     security: SecurityConfig
     outbox: OutboxConfig
     safeguarding: SafeguardingConfig
+    schedule: ScheduleConfig
     logging: LoggingConfig
     root: Path  # directory relative paths are resolved against (the config file's directory)
 
@@ -313,6 +323,7 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             per_channel_per_second=outbox.number("per_channel_per_second", 25.0),
         ),
         safeguarding=_safeguarding(top.section("safeguarding"), tg.enabled),
+        schedule=_schedule(top.section("schedule")),
         logging=LoggingConfig(level=level, file=(root / log_file) if log_file else None),
         root=root,
     )
@@ -347,6 +358,26 @@ def _safeguarding(section: _Section, telegram_enabled: bool) -> SafeguardingConf
     ):
         raise ConfigError("safeguarding.staff_webhook_url must be an https:// address")
     return config
+
+
+def _schedule(section: _Section) -> ScheduleConfig:
+    try:
+        quiet = QuietHours.parse(
+            section.text("quiet_hours", "21:00-08:00"), section.text("timezone", "Europe/London")
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    hours = section.number("reminder_after_hours", 20.0)
+    if hours < 0:
+        raise ConfigError("schedule.reminder_after_hours must be 0 (no reminders) or more")
+    poll = section.number("poll_seconds", 30.0)
+    if poll <= 0:
+        raise ConfigError("schedule.poll_seconds must be above 0")
+    return ScheduleConfig(
+        quiet=quiet,
+        reminder_after=timedelta(hours=hours) if hours else None,
+        poll_seconds=poll,
+    )
 
 
 def _twilio(section: _Section) -> TwilioConfig:

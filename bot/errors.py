@@ -6,6 +6,7 @@
     ├── RasaError              the Rasa server is unreachable or answered badly
     │   └── RasaUnavailable    it could not be reached at all (retry later)
     ├── WebhookRejected        an inbound request failed verification or parsing; carries an HTTP status
+    ├── OutcomeError           staff asked for an outcome that cannot be (bot.outcomes)
     └── DeliveryError          a channel refused or failed to take an outbound message
         ├── RetryableDelivery  try again later (network, 5xx, 429); may carry retry_after seconds
         └── PermanentDelivery  never retry (blocked by the user, unknown chat, invalid request)

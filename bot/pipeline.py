@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import insight
+from bot import insight, outcomes
 from bot.channels.base import Inbound, InboundKind
 from bot.config import HELPLINES
 from bot.errors import RasaError
@@ -73,6 +73,7 @@ class _Plan:
     fresh_tracker: bool = False  # a new conversation: Rasa starts from an empty tracker
     keyword: Keyword | None = None  # an SMS keyword the app answers itself (stop, help)
     risk: tuple[str, ...] = ()  # categories Rasa's NLU found when the text is not sent as a turn
+    outcome_reply: int | None = None  # the outcome this message answers (kept as feedback)
 
 
 class Pipeline:
@@ -335,6 +336,17 @@ class Pipeline:
             )
             erase_asked = participant.erase_asked_at is not None
             start = self._start_text(participant)
+            # A message soon after an outcome ("you said, we did") is a reply to it.
+            answering = (
+                await outcomes.replying_to(
+                    session,
+                    participant.id,
+                    self._clock(),
+                    as_utc(latest.ended_at) if latest is not None and latest.ended_at else None,
+                )
+                if text and not opted_out
+                else None
+            )
         # No conversation in progress. "Delete my data" and "stop" must still work: after STOP,
         # and long after finishing. So ask Rasa's NLU what this is before starting a new survey;
         # the same answer is safeguarding's third layer for a message no turn will carry.
@@ -352,6 +364,8 @@ class Pipeline:
             if intent == "start_again":
                 return _Plan(start, None, reopt_in=True, fresh_tracker=True, risk=risk), who
             return _Plan(rasa_text=None, conversation_id=None, risk=risk), who
+        if answering is not None:
+            return _Plan(None, None, risk=risk, outcome_reply=answering), who
         if recently_finished and text:
             return _Plan(rasa_text=text, conversation_id=latest_id), who
         return _Plan(rasa_text=start, conversation_id=None, fresh_tracker=True, risk=risk), who
@@ -378,6 +392,24 @@ class Pipeline:
                 await self._alert(session, participant, rasa_risk, item.text, now)
             if plan.keyword is not None:
                 await self._keyword(session, participant, plan, now)
+            if plan.outcome_reply is not None:
+                coding = self._models.code(item.text) if self._models is not None else None
+                first = await outcomes.record_reply(
+                    session,
+                    outcome_id=plan.outcome_reply,
+                    participant_id=participant.id,
+                    text=item.text,
+                    coding=coding,
+                    now=now,
+                )
+                if first:  # thanked once; later messages are kept without a reply each
+                    self._reply(
+                        session,
+                        participant,
+                        "reply",
+                        self._text("outcome_reply_thanks", participant),
+                        now,
+                    )
             if plan.rasa_text is None:
                 inbox.done(item, now)
                 return False

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import tracker_store
+from bot import outcomes, reminders, tracker_store
 from bot.actions import ActionNotFound, Actions, token_ok
 from bot.channels.base import Sender
 from bot.channels.staff import STAFF_TELEGRAM, STAFF_WEBHOOK, WebhookSender
@@ -36,13 +36,14 @@ from bot.pipeline import Pipeline, SafeguardingSettings
 from bot.rasa import RasaClient
 from bot.rasa_process import RasaServer, ensure_model, rasa_executable
 from bot.redact import Redactor
+from bot.schedule import Scheduler
 from bot.sender import OutboxSender
 from bot.vault import Vault
 from flows.compile import compile_flows, write_compiled
 from flows.spec import load_flows
 from storage import conversations, outbox
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.models import Participant
+from storage.models import Conversation, Participant
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class Runtime:
     actions: Actions | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     rasa_state: str = "starting"
+    scheduler: Scheduler | None = None
+    tick: Callable[[], Awaitable[None]] | None = None  # one pass of timed work (tests call it)
 
 
 class BodyLimit:
@@ -366,6 +369,59 @@ def create_app(
             await asyncio.to_thread(tracker_store.purge_older_than, config.rasa.tracker_db, cutoff)
 
         tasks.append(asyncio.create_task(_every(3600.0, stop, expire), name="expiry"))
+
+        schedule = config.schedule
+
+        async def fire(outcome_id: int) -> None:
+            """An outcome fell due: enqueue it (once), or move it out of quiet hours."""
+            async with sessions.begin() as session:
+                done = await outcomes.enqueue(
+                    session, outcome_id, clock(), schedule.quiet, config.flows.default_language
+                )
+            if done.status == "deferred" and done.due_at is not None:
+                await asyncio.to_thread(scheduler.set_outcome, outcome_id, done.due_at)
+                log.info("outcome %s fell due in quiet hours; moved to %s", outcome_id, done.due_at)
+            elif done.status == "enqueued":
+                log.info("outcome %s enqueued for %s recipients", outcome_id, done.count)
+                sender.wake()
+
+        scheduler = Scheduler(config.database.url, clock, fire)
+        scheduler.start()
+        runtime.scheduler = scheduler
+
+        def reminder_text(participant: Participant, conversation: Conversation) -> str:
+            text = flows.messages.text("reminder", participant.language)
+            flow = flows.flows.get(conversation.flow_id)
+            question = flow.question(conversation.current_question or "") if flow else None
+            if conversation.status == "active" and question is not None:
+                # They went quiet on a question: their reply will answer it, so show it again.
+                text += "\n\n" + question.rendered(participant.language)
+            return text
+
+        async def tick() -> None:
+            """Timed work: outcomes to the timer (and due ones fired), then due reminders."""
+            async with sessions() as session:
+                wanted = await outcomes.scheduled(session)
+            await asyncio.to_thread(scheduler.reconcile, wanted)
+            scheduler.wakeup()
+            if schedule.reminder_after is None:
+                return
+            async with sessions.begin() as session:
+                queued = await reminders.send_due(
+                    session,
+                    now=clock(),
+                    after=schedule.reminder_after,
+                    quiet=schedule.quiet,
+                    text_for=reminder_text,
+                )
+            if queued:
+                log.info("queued %s reminders", queued)
+                sender.wake()
+
+        runtime.tick = tick
+        tasks.append(
+            asyncio.create_task(_every(schedule.poll_seconds, stop, tick), name="schedule")
+        )
         if config.rasa.manage:
             tasks.append(asyncio.create_task(_run_rasa(runtime, stop), name="rasa"))
         if telegram_polling and runtime.telegram is not None:
@@ -382,6 +438,7 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(scheduler.shutdown)
             if runtime.telegram is not None:
                 await runtime.telegram.stop()
             for channel in runtime.twilio.values():

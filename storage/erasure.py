@@ -20,6 +20,8 @@ from storage.models import (
     InboxItem,
     Message,
     OutboxItem,
+    OutcomeDelivery,
+    OutcomeReply,
     Participant,
     SafeguardingAlert,
 )
@@ -29,7 +31,9 @@ async def erase_content(session: AsyncSession, participant: Participant, now: da
     """Delete every conversation, message, answer, alert, inbox and pending outbox row of a
     participant (safeguarding signposting still goes out)."""
     pid = participant.id
-    for model in (SafeguardingAlert, Answer, Message, Conversation, InboxItem):
+    for model in (
+        SafeguardingAlert, OutcomeReply, OutcomeDelivery, Answer, Message, Conversation, InboxItem,
+    ):  # fmt: skip
         await session.execute(delete(model).where(model.participant_id == pid))
     await outbox.cancel_pending(session, pid)
     participant.redaction_state = {}

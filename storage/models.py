@@ -90,6 +90,7 @@ class Conversation(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # the one gentle reminder, if it was sent
 
 
 class Message(Base):
@@ -208,3 +209,61 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Outcome(Base):
+    """ "You said, we did": a message back to the parents of one engagement, sent at a set time.
+
+    ``texts`` holds the message per language; parents get theirs, or the default language's.
+    ``status``: scheduled → enqueued (one outbox row per recipient written) or cancelled.
+    """
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(64))  # the engagement it answers
+    engaged_from: Mapped[datetime | None]  # only parents whose conversation started in this range
+    engaged_to: Mapped[datetime | None]
+    themes: Mapped[list[str] | None] = mapped_column(JSON)  # only parents who raised these
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON)  # {language: text}
+    send_at: Mapped[datetime]  # as asked for
+    due_at: Mapped[datetime]  # when it may go: send_at moved out of quiet hours
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    enqueued_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+
+class OutcomeDelivery(Base):
+    """One recipient of one outcome. Unique per (outcome, participant): a double fire or a restart
+    can never write a second message for the same person. Sent, delivered or failed is read from
+    the outbox row; a row dropped by a later STOP leaves ``outbox_id`` empty."""
+
+    __tablename__ = "outcome_deliveries"
+    __table_args__ = (UniqueConstraint("outcome_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcomes.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+
+
+class OutcomeReply(Base):
+    """What a parent wrote back after an outcome message: feedback too, redacted and coded."""
+
+    __tablename__ = "outcome_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcomes.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    themes: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    received_at: Mapped[datetime]

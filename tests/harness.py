@@ -65,6 +65,34 @@ def make_config(
     extra_env: dict[str, str] | None = None,
 ) -> Config:
     """A config for one app instance under test (environment overrides, as production does)."""
+    env = config_env(
+        tmp,
+        db_url=db_url,
+        port=port,
+        rasa_url=rasa_url,
+        rasa_token=rasa_token,
+        telegram_api=telegram_api,
+        pseudonym_key=pseudonym_key,
+        twilio_api=twilio_api,
+        extra_env=extra_env,
+    )
+    config = load_config(ROOT / "config.yaml", environ=env)
+    return replace(config, root=ROOT)
+
+
+def config_env(
+    tmp: Path,
+    *,
+    db_url: str,
+    port: int,
+    rasa_url: str,
+    rasa_token: str,
+    telegram_api: str,
+    pseudonym_key: str,
+    twilio_api: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment overrides behind ``make_config`` (a CLI run in a subprocess gets the same)."""
     env = {
         "PARENTVOICE__DATABASE__URL": db_url,
         "PARENTVOICE__SERVER__PORT": str(port),
@@ -95,9 +123,7 @@ def make_config(
                 {kind: {"en": WHATSAPP_TEMPLATE_SID} for kind in ("reply", "reminder", "outcome")}
             ),
         }
-    env |= extra_env or {}
-    config = load_config(ROOT / "config.yaml", environ=env)
-    return replace(config, root=ROOT)
+    return env | (extra_env or {})
 
 
 class RunningApp:

@@ -70,6 +70,10 @@ def test_parentvoice_config_selects_another_file(tmp_path: Path) -> None:
             "channels.telegram.token is required",
         ),
         ({"PARENTVOICE__LOGGING__LEVEL": "LOUD"}, "logging.level must be"),
+        ({"PARENTVOICE__SCHEDULE__QUIET_HOURS": "9pm-8am"}, "'9pm' is not a time like 08:00"),
+        ({"PARENTVOICE__SCHEDULE__TIMEZONE": "London"}, "unknown time zone 'London'"),
+        ({"PARENTVOICE__SCHEDULE__REMINDER_AFTER_HOURS": "-1"}, "reminder_after_hours must be 0"),
+        ({"PARENTVOICE__SCHEDULE__POLL_SECONDS": "0"}, "poll_seconds must be above 0"),
     ],
 )
 def test_bad_values_raise_clear_errors(env: dict[str, str], message: str) -> None:
@@ -80,3 +84,18 @@ def test_bad_values_raise_clear_errors(env: dict[str, str], message: str) -> Non
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_schedule_defaults_and_turning_quiet_hours_and_reminders_off() -> None:
+    config = load_config(ROOT / "config.yaml", environ={})
+    assert config.schedule.quiet.describe() == "21:00-08:00 Europe/London"
+    assert config.schedule.reminder_after is not None
+    assert config.schedule.reminder_after.total_seconds() == 20 * 3600
+    off = load_config(
+        ROOT / "config.yaml",
+        environ={
+            "PARENTVOICE__SCHEDULE__QUIET_HOURS": "",
+            "PARENTVOICE__SCHEDULE__REMINDER_AFTER_HOURS": "0",
+        },
+    )
+    assert off.schedule.quiet.describe() == "none" and off.schedule.reminder_after is None
