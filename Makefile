@@ -44,6 +44,7 @@ test: train
 bench: train
 	$(VENV)/bin/python bench/latency.py
 	$(VENV)/bin/python bench/sender_rate.py
+	$(VENV)/bin/python bench/outcomes.py
 	$(VENV)/bin/python bench/rasa_pipeline.py
 
 # Our redactor against Microsoft Presidio on the project's evaluation set, side by side in one run.
@@ -60,7 +61,7 @@ eval-redact: setup $(BENCH_VENV)/.stamp
 	$(BENCH_VENV)/bin/python eval/redact/run.py --require-presidio
 
 # Safeguarding (risk recall, false alarms) and coding (themes, sentiment) on the held-out sets.
-eval-insight: setup
+eval-insight: train
 	$(VENV)/bin/python eval/insight/check.py
 	$(VENV)/bin/python eval/insight/run.py
 
