@@ -7,7 +7,7 @@ RASA_VENV := .venv-rasa
 BENCH_VENV := .venv-bench
 APP := $(VENV)/bin/parentvoice
 
-.PHONY: setup run test compile train bench eval-redact eval-insight lint clean chromium
+.PHONY: setup run test compile train bench eval-redact eval-insight lint clean chromium screenshots
 
 # Install-only step shared by run and test. Idempotent: stamps record what is installed.
 setup: $(VENV)/.stamp $(RASA_VENV)/.stamp
@@ -38,7 +38,7 @@ train: compile
 run: train
 	$(APP) serve
 
-test: train
+test: train chromium
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 bench: train
@@ -64,6 +64,14 @@ eval-redact: setup $(BENCH_VENV)/.stamp
 eval-insight: train
 	$(VENV)/bin/python eval/insight/check.py
 	$(VENV)/bin/python eval/insight/run.py
+
+# The browser tests and screenshots drive the machine's Chromium (Playwright cannot download one here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# A PNG of every staff page, on a laptop and on a phone, in var/screenshots/.
+screenshots: setup chromium
+	$(VENV)/bin/python tools/screenshots.py
 
 lint: setup
 	$(VENV)/bin/ruff check bot flows storage tests bench eval

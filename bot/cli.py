@@ -303,6 +303,38 @@ async def _outcome_cancel(sessions: Any, config: Config, args: argparse.Namespac
     print(f"outcome {outcome.id} cancelled")
 
 
+def _staff(config: Config, args: argparse.Namespace) -> int:
+    """Add a staff account: the password from stdin (--password-stdin), else a one-time link."""
+    from bot.server import utc_now
+    from bot.staff import accounts
+    from storage.db import make_engine, make_sessionmaker, migrate
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        accounts.check_password(password)
+    migrate(config.database.url)
+
+    async def run() -> str | None:
+        engine = make_engine(config.database.url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                now = utc_now()
+                user = await accounts.add_user(session, args.email, args.role, now, password)
+                return None if password else await accounts.new_invite(session, user, now)
+        finally:
+            await engine.dispose()
+
+    token = asyncio.run(run())
+    print(f"added {accounts.normalise_email(args.email)} as {args.role}")
+    if token:
+        print(
+            "send them this one-time link to set a password (valid 72 hours, shown only now):\n"
+            f"{config.server.public_url}/staff/set-password?token={token}"
+        )
+    return 0
+
+
 def _chat(config: Config, args: argparse.Namespace) -> int:
     from bot.chat_client import run_terminal_chat
 
@@ -373,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyse.set_defaults(run=_analyse)
     export = sub.add_parser("export", help="export anonymised transcripts, one row per message")
-    export.add_argument("--format", choices=("csv", "jsonl"), required=True)
+    export.add_argument("--format", choices=("csv", "jsonl", "xlsx"), required=True)
     export.add_argument("--out", required=True, help="output file")
     export.add_argument("--flow", help="only this flow id")
     export.add_argument("--since", help="YYYY-MM-DD, inclusive")
@@ -403,6 +435,18 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = outcomes_sub.add_parser("cancel", help="cancel an outcome not yet sent")
     cancel.add_argument("id", type=int)
     outcomes.set_defaults(run=_outcomes)
+    staff = sub.add_parser("staff", help="staff accounts for the /staff web app")
+    staff_add = staff.add_subparsers(dest="staff_command", required=True).add_parser(
+        "add", help="add an account; prints a one-time link unless --password-stdin"
+    )
+    staff_add.add_argument("email")
+    staff_add.add_argument("--role", required=True, choices=("admin", "analyst", "safeguarding"))
+    staff_add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin",
+    )
+    staff.set_defaults(run=_staff)
     db = sub.add_parser("db", help="database schema")
     db.add_subparsers(dest="db_command", required=True).add_parser(
         "upgrade", help="migrate to latest"

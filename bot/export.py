@@ -14,7 +14,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -50,7 +50,22 @@ COLUMNS = (
     "sentiment",  # positive, negative, mixed or neutral, with its confidence
     "sentiment_confidence",
 )
-FORMATS = ("csv", "jsonl")
+FORMATS = ("csv", "jsonl", "xlsx")
+# What each column means: written as the XLSX's second sheet, and served beside CSV and JSONL.
+DATA_DICTIONARY = (
+    ("conversation", "Random id of one conversation (not linked to any person)"),
+    ("flow", "Which flow (survey) the conversation ran"),
+    ("flow_version", "Version of that flow: questions may change between versions"),
+    ("question_id", "The question a parent's message answered, or the bot asked ('' for none)"),
+    ("direction", "in: the parent wrote it; out: the bot sent it"),
+    ("text", "The message, with names, numbers, addresses and dates replaced by [TYPE_n]"),
+    ("time", "When it was sent, UTC, ISO 8601"),
+    ("channel", "telegram, sms, whatsapp or web"),
+    ("language", "The conversation's language (ISO 639-1)"),
+    ("themes", "Free-text answers: the seven themes it was coded to, each with a confidence 0-1"),
+    ("sentiment", "Free-text answers: positive, negative, mixed or neutral (automatic coding)"),
+    ("sentiment_confidence", "How sure the automatic coding was, 0-1"),
+)
 
 # Rows fetched from the database per round trip; small enough to keep memory flat, large enough
 # that round trips do not dominate.
@@ -97,13 +112,17 @@ async def export_messages(
     Writes to ``out`` are synchronous; give it a local file or buffer, not a slow network stream.
     """
     _check(fmt, flt, actor)
-    writer: _RowWriter = _CsvRows(out) if fmt == "csv" else _JsonlRows(out)
+    writers: dict[str, Callable[[BinaryIO], _RowWriter]] = {
+        "csv": _CsvRows, "jsonl": _JsonlRows, "xlsx": _XlsxRows,
+    }  # fmt: skip
+    writer = writers[fmt](out)
     rows = 0
     async with sessions() as session:
         result = await session.stream(_query(flt).execution_options(yield_per=_BATCH))
         async for row in result:
             writer.write(_record(row))
             rows += 1
+    writer.close()
     out.flush()
     # Audited once the rows are out, so the count is the real one; a separate short transaction so
     # the long streaming read never holds a write lock.
@@ -162,7 +181,7 @@ async def export_to_path(
 
 def _check(fmt: str, flt: ExportFilter, actor: str) -> None:
     if fmt not in FORMATS:
-        raise ParentVoiceError(f"unknown export format {fmt!r}: use csv or jsonl")
+        raise ParentVoiceError(f"unknown export format {fmt!r}: use csv, jsonl or xlsx")
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise ParentVoiceError(
             f"export start date {flt.since.isoformat()} is after its end date "
@@ -246,6 +265,8 @@ def _record(row: Sequence[Any]) -> dict[str, Any]:
 class _RowWriter(Protocol):
     def write(self, record: dict[str, Any]) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class _CsvRows:
     """CSV that Excel opens correctly: UTF-8 BOM, CRLF, and no cell that runs as a formula."""
@@ -269,6 +290,39 @@ class _CsvRows:
         self._buffer.seek(0)
         self._buffer.truncate()
 
+    def close(self) -> None:
+        pass
+
+
+class _XlsxRows:
+    """An Excel workbook: the messages on one sheet, the data dictionary on a second. Written in
+    openpyxl's streaming mode; cells that would run as formulas are neutralised as in CSV."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        from openpyxl import Workbook  # only exports need it
+
+        self._out = out
+        self._book = Workbook(write_only=True)
+        self._sheet = self._book.create_sheet("Messages")
+        self._sheet.append(list(COLUMNS))
+
+    def write(self, record: dict[str, Any]) -> None:
+        cells = dict(record)
+        cells["themes"] = ";".join(f"{t['theme']}:{t['confidence']}" for t in record["themes"])
+        self._sheet.append(
+            [
+                cells[c] if isinstance(cells[c], int | float) else neutralise(str(cells[c]))
+                for c in COLUMNS
+            ]
+        )
+
+    def close(self) -> None:
+        dictionary = self._book.create_sheet("Data dictionary")
+        dictionary.append(["column", "meaning"])
+        for row in DATA_DICTIONARY:
+            dictionary.append(list(row))
+        self._book.save(self._out)
+
 
 class _JsonlRows:
     """One JSON object per line, keys in ``COLUMNS`` order, UTF-8 without a BOM.
@@ -288,3 +342,6 @@ class _JsonlRows:
     def write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, ensure_ascii=False)
         self._out.write((line.translate(self._LINE_BREAKS) + "\n").encode("utf-8"))
+
+    def close(self) -> None:
+        pass

@@ -38,6 +38,7 @@ from bot.rasa_process import RasaServer, ensure_model, rasa_executable
 from bot.redact import Redactor
 from bot.schedule import Scheduler
 from bot.sender import OutboxSender
+from bot.staff.web import StaffWeb
 from bot.vault import Vault
 from flows.compile import compile_flows, write_compiled
 from flows.spec import load_flows
@@ -266,6 +267,10 @@ def create_app(
 
     engine = make_engine(config.database.url)
     sessions = make_sessionmaker(engine)
+    staff_web = StaffWeb(
+        sessions=sessions, config=config, flows=load_flows(config.flows.dir), clock=clock
+    )
+    routes += staff_web.routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

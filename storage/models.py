@@ -197,6 +197,8 @@ class SafeguardingAlert(Base):
     redacted_text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(254))  # the staff member's email
+    action_taken: Mapped[str | None] = mapped_column(Text)  # what they did, in their words
 
 
 class AuditEntry(Base):
@@ -267,3 +269,46 @@ class OutcomeReply(Base):
     themes: Mapped[list[list[Any]] | None] = mapped_column(JSON)
     sentiment: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime]
+
+
+class StaffUser(Base):
+    """A member of staff who signs in to /staff. Roles: admin, analyst, safeguarding."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # lower case
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2id; None until set
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # since the last success
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class StaffSession(Base):
+    """A signed-in browser. Only a digest of the cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie token
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class StaffInvite(Base):
+    """A one-time link to set a password. Only a digest of its token is stored."""
+
+    __tablename__ = "staff_invites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the link's token
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

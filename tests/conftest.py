@@ -14,6 +14,8 @@ import psycopg
 import pytest
 
 from bot.rasa_process import RasaServer, ensure_model, rasa_executable
+from bot.vault import Vault
+from tests import staff_seed
 from tests.fakes.network import (
     blocked_attempts,
     clear_blocked_attempts,
@@ -181,3 +183,18 @@ async def app(
 def captured_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture
+async def staff_app(tmp_path: Path, telegram_api: FakeTelegramAPI) -> AsyncIterator[RunningApp]:
+    """An app with synthetic conversations, alerts and one staff account per role
+    (tests/staff_seed.py), on its own SQLite database."""
+    app = RunningApp(staff_seed.staff_app_config(tmp_path, telegram_api), Clock(staff_seed.NOW))
+    await app.start()
+    app.seeded = await staff_seed.seed(
+        app.runtime.pipeline._sessions, staff_seed.NOW, Vault(app.config.security.vault_key)
+    )  # type: ignore[attr-defined]
+    try:
+        yield app
+    finally:
+        await app.stop()

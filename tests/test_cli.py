@@ -200,3 +200,25 @@ def test_analyse_csv_mistakes_are_clear_errors(tmp_path: Path) -> None:
     assert latin.returncode == 2 and "is not UTF-8" in latin.stderr
     alone = _run("analyse", "--csv", str(source))
     assert alone.returncode == 2 and "--csv FILE and --column NAME together" in alone.stderr
+
+
+def test_staff_add_takes_a_password_from_stdin_or_prints_a_one_time_link(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "PARENTVOICE__DATABASE__URL": f"sqlite:///{tmp_path / 'staff.db'}"}
+    with_password = _run(
+        "staff", "add", "Lead@Example.org", "--role", "admin", "--password-stdin",
+        stdin="a-long-synthetic-password\n", env=env,
+    )  # fmt: skip
+    assert with_password.returncode == 0, with_password.stderr
+    assert with_password.stdout.strip() == "added lead@example.org as admin"
+    with_link = _run("staff", "add", "analyst@example.org", "--role", "analyst", env=env)
+    assert with_link.returncode == 0, with_link.stderr
+    assert "/staff/set-password?token=" in with_link.stdout
+    for args, stdin, message in [
+        (("lead@example.org", "--role", "admin"), "", "lead@example.org already has an account"),
+        (("new@example.org", "--role", "admin", "--password-stdin"), "short\n", "at least 12"),
+        (("not-an-email", "--role", "admin"), "", "'not-an-email' is not an email address"),
+    ]:
+        result = _run("staff", "add", *args, stdin=stdin, env=env)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)

@@ -450,7 +450,7 @@ async def test_export_is_audited_with_row_count(sessions: async_sessionmaker[Asy
 @pytest.mark.parametrize(
     ("fmt", "flt", "actor", "message"),
     [
-        ("xlsx", ExportFilter(), ACTOR, "unknown export format 'xlsx': use csv or jsonl"),
+        ("pdf", ExportFilter(), ACTOR, "unknown export format 'pdf': use csv, jsonl or xlsx"),
         ("CSV", ExportFilter(), ACTOR, "unknown export format 'CSV'"),
         (
             "csv",
@@ -615,3 +615,26 @@ async def test_an_answer_carries_its_themes_and_sentiment(
         {"theme": "signposting", "confidence": 0.42},
     ]
     assert record["sentiment"] == "negative" and record["sentiment_confidence"] == 0.88
+
+
+async def test_xlsx_export_has_the_messages_and_a_data_dictionary(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from openpyxl import load_workbook
+
+    from bot.export import DATA_DICTIONARY
+
+    formulas = ["=SUM(A1)", "+44 7700 900123", "plain answer"]
+    await add_conversation(
+        sessions, "conv-x", [Msg(text, at(D, 9, i), "in", "q") for i, text in enumerate(formulas)]
+    )
+    rows, data = await run_export(sessions, "xlsx")
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    assert book.sheetnames == ["Messages", "Data dictionary"]
+    table = list(book["Messages"].iter_rows(values_only=True))
+    assert list(table[0]) == list(COLUMNS) and len(table) == rows + 1 == 4
+    texts = [row[COLUMNS.index("text")] for row in table[1:]]
+    assert texts == ["'=SUM(A1)", "'+44 7700 900123", "plain answer"]  # never run as formulas
+    assert table[1][COLUMNS.index("flow_version")] == 3  # numbers stay numbers
+    dictionary = list(book["Data dictionary"].iter_rows(values_only=True))
+    assert [r[0] for r in dictionary[1:]] == list(COLUMNS) == [c for c, _ in DATA_DICTIONARY]
