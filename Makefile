@@ -7,7 +7,7 @@ RASA_VENV := .venv-rasa
 BENCH_VENV := .venv-bench
 APP := $(VENV)/bin/parentvoice
 
-.PHONY: setup run test compile train bench eval-redact eval-insight lint clean chromium screenshots
+.PHONY: setup run test compile train bench eval-redact eval-insight eval-insight-rasa lint clean chromium screenshots
 
 # Install-only step shared by run and test. Idempotent: stamps record what is installed.
 setup: $(VENV)/.stamp $(RASA_VENV)/.stamp
@@ -64,6 +64,10 @@ eval-redact: setup $(BENCH_VENV)/.stamp
 eval-insight: train
 	$(VENV)/bin/python eval/insight/check.py
 	$(VENV)/bin/python eval/insight/run.py
+
+# The same themes and sentiment scored for Rasa NLU models trained on the same examples (side by side).
+eval-insight-rasa: setup
+	$(VENV)/bin/python eval/insight/rasa_compare.py
 
 # The browser tests and screenshots drive the machine's Chromium (Playwright cannot download one here).
 chromium:

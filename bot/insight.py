@@ -65,6 +65,11 @@ def _examples(*names: str) -> list[dict[str, Any]]:
     return examples
 
 
+def feedback_examples() -> list[dict[str, Any]]:
+    """The theme and sentiment training examples, in the order training reads them."""
+    return _examples(*FEEDBACK_FILES)
+
+
 RISK_FILES = ("risk.yml", "risk_more.yml", "risk_extra.yml", "risk_answers.yml")
 FEEDBACK_FILES = ("themes.yml", "themes_more.yml")
 # What the models learn from: a change to any of these names new cached weights.
@@ -88,7 +93,7 @@ class InsightModels:
     @classmethod
     def train(cls) -> InsightModels:
         """Train all three from nlu/insight/ (about half a minute in pure Python)."""
-        feedback = _examples(*FEEDBACK_FILES)
+        feedback = feedback_examples()
         # Every feedback example, and every control phrase the chat understands ("delete my
         # data", "stop", "yes"), is also a message with no risk in it: most of what parents write
         # is one or the other, and the risk layer must stay quiet on them.

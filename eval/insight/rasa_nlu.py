@@ -5,9 +5,9 @@ script is the narrow bridge: the app-side code (``eval/insight/rasa_compare.py``
 scoring the app's main Rasa model) runs it as a subprocess and talks JSON lines.
 
     .venv-rasa/bin/python eval/insight/rasa_nlu.py train --config CONFIG.yml --data DIR_OR_FILE --out DIR
-        Trains an NLU-only model. Rasa's own messages may precede it; the LAST stdout line is the
-        path of the model archive. The line before it reads ``trained in <seconds> s``: training
-        alone, without the interpreter and TensorFlow start-up.
+        Trains an NLU-only model. The LAST stdout line is the path of the model archive; the line
+        before it reads ``trained in <seconds> s`` (training alone, without the interpreter's
+        start-up). Rasa's own messages and its epoch progress bar go to stderr.
 
     .venv-rasa/bin/python eval/insight/rasa_nlu.py parse --model MODEL.tar.gz
         Loads the model once, then for each JSON line ``{"text": ...}`` on stdin writes one JSON
