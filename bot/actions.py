@@ -155,9 +155,13 @@ class Actions:
             _slot(LANGUAGE_SLOT, lang),
             _followup(form_name(flow.id)),
         ]
-        intro = "restarted" if kind == "restarted" else None
-        responses = ([_say(intro)] if intro else []) + [
-            {"response": f"utter_pv_intro_{flow.id}"},
+        # Written out here rather than as Rasa responses: Rasa renders an action's responses
+        # with the tracker as it was before this action's events, so a response template would
+        # come out in the previous conversation's language, not the one just set.
+        texts = self.flow_set.messages
+        responses = [{"text": texts.text("restarted", lang)}] if kind == "restarted" else []
+        responses += [
+            {"text": flow.intro.get(lang) or flow.intro["en"]},
             _signal(kind, flow=flow.id),
         ]
         return events, responses
@@ -174,6 +178,15 @@ class Actions:
             wanted = self._entity(tracker, "flow") or self.default_flow
             start = self.flow_set.flows.get(wanted) or self.flow_set.flows[self.default_flow]
             return self._start(start, tracker, "started")
+        if intent == "pv_language":
+            # The app switches language after the parent picked one from its menu: the current
+            # question is asked again, now in that language (responses vary by this slot).
+            events = [
+                _slot(LANGUAGE_SLOT, self._entity(tracker, "language") or self._lang(tracker))
+            ]
+            if unfinished and flow is not None:
+                return [*events, _followup(form_name(flow.id))], [_signal("resumed")]
+            return events, [_say("finished")]
         if intent == "stop":
             return (
                 [

@@ -5,7 +5,7 @@ Pure functions; the action endpoint calls them and turns the result into Rasa ev
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import dataclass
 
 from flows.spec import Question
@@ -57,7 +57,20 @@ _SKIP = {
     "na",
     "none of your business",
 }
-_PUNCT = re.compile(r"[^\w\s/']+")
+# Yes, no and skip in the other languages (drafts, like their translations), romanised too; the
+# English words work in every language, as the questions say.
+_BY_LANGUAGE: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "pl": ({"tak", "tak jest", "jasne", "oczywiscie", "oczywiście", "ok tak"},
+           {"nie", "nie dziekuje", "nie dziękuję"}, {"pomin", "pomiń"}),
+    "ro": ({"da", "sigur", "da sigur", "bine"}, {"nu", "nu multumesc", "nu mulțumesc"},
+           {"omite", "sari", "sări"}),
+    "ur": ({"ہاں", "جی", "جی ہاں", "haan", "han", "haa", "ji", "haan ji", "han ji", "jee"},
+           {"نہیں", "nahi", "nahin", "nai", "nhi", "nahi ji"}, {"چھوڑیں", "chhoro", "chorain"}),
+    "bn": ({"হ্যাঁ", "হাঁ", "ji", "ha", "haa", "hya", "hae"}, {"না", "na", "naa", "nah"},
+           {"বাদ দিন", "bad din"}),
+    "ar": ({"نعم", "ايوه", "أيوه", "اي", "na3am", "naam", "aywa"}, {"لا", "la", "la2"},
+           {"تخطي", "تخطى"}),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -69,13 +82,27 @@ class Reading:
 
 
 def _norm(text: str) -> str:
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+    """Lower case, punctuation, symbols and control characters as spaces, spaces collapsed. Vowel
+    signs and other marks stay: Bengali and Urdu words are spelled with them."""
+    kept = (
+        " " if unicodedata.category(ch)[0] in "PSC" and ch not in "/'" else ch
+        for ch in unicodedata.normalize("NFC", text.lower())
+    )
+    return " ".join("".join(kept).split())
+
+
+def _number(norm: str) -> int | None:
+    """A reply that is only a number, in any digits (٣, ۳ and ৩ are 3)."""
+    if not norm or any(unicodedata.digit(ch, None) is None for ch in norm):
+        return None
+    return int("".join(str(unicodedata.digit(ch)) for ch in norm))
 
 
 def read_answer(question: Question, text: str, lang: str) -> Reading:
     """Interpret ``text`` as an answer to ``question`` in language ``lang``."""
     norm = _norm(text)
-    if question.optional and (norm in _SKIP or text == SKIPPED):
+    yes, no, skip = _BY_LANGUAGE.get(lang, (set(), set(), set()))
+    if question.optional and (norm in _SKIP or norm in skip or text == SKIPPED):
         return Reading(SKIPPED)
     # Rasa re-validates answers already given when a paused form resumes: keep stored values as they are.
     if question.type == "consent" and text in ("yes", "no"):
@@ -86,14 +113,19 @@ def read_answer(question: Question, text: str, lang: str) -> Reading:
         if norm.startswith(("no problem", "no worries", "no probs", "no bother")):
             return Reading("yes")  # British for "of course"
         first = norm.split(" ")[0] if norm else ""
-        if norm in _YES or first in {"yes", "yeah", "yep", "y", "ok", "okay", "sure"}:
+        if (
+            norm in _YES
+            or norm in yes
+            or first in {"yes", "yeah", "yep", "y", "ok", "okay", "sure"}
+        ):
             return Reading("yes")
-        if norm in _NO or first in {"no", "nope", "nah", "n"}:
+        if norm in _NO or norm in no or first in {"no", "nope", "nah", "n"}:
             return Reading("no")
         return Reading(None, "invalid_yes_no")
     if question.type == "choice":
-        if norm.isascii() and norm.isdecimal() and 1 <= int(norm) <= len(question.options):
-            return Reading(question.options[int(norm) - 1].id)
+        number = _number(norm)
+        if number is not None and 1 <= number <= len(question.options):
+            return Reading(question.options[number - 1].id)
         words = f" {norm} "
         for option in question.options:
             label = _norm(option.label.get(lang) or option.label["en"])

@@ -54,12 +54,20 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
 def _flows(config: Config, args: argparse.Namespace) -> int:
     from flows.compile import compile_flows, write_compiled
-    from flows.spec import lint, load_flows, segment_report
+    from flows.plain import PLAIN_ENOUGH, describe, reading_ease
+    from flows.spec import english_texts, lint, load_flows, segment_report
 
     flow_set = load_flows(config.flows.dir)
     if args.flows_command == "validate":
         for item in segment_report(flow_set):
             print(f"{item.where}: {item.segments} SMS segment(s), {item.encoding}")
+        for where, text in english_texts(flow_set):
+            score = reading_ease(text)
+            print(f"{where}: reading ease {score:.0f} ({describe(score)})")
+            if score < PLAIN_ENOUGH:
+                print(
+                    f"warning: {where}: hard to read (reading ease {score:.0f}); shorter words and sentences help"
+                )
         for warning in lint(flow_set):
             print(f"warning: {warning}")
         for flow in flow_set.flows.values():

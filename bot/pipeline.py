@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import insight, outcomes
+from bot import insight, languages, outcomes
 from bot.channels.base import Inbound, InboundKind
 from bot.config import HELPLINES
 from bot.errors import RasaError
@@ -74,6 +74,9 @@ class _Plan:
     keyword: Keyword | None = None  # an SMS keyword the app answers itself (stop, help)
     risk: tuple[str, ...] = ()  # categories Rasa's NLU found when the text is not sent as a turn
     outcome_reply: int | None = None  # the outcome this message answers (kept as feedback)
+    language: str | None = None  # the language the parent chose (or clearly wrote in)
+    language_menu: bool = False  # send the numbered language menu
+    record_inbound: bool = True  # False: a reply to the language menu is not an answer
 
 
 class Pipeline:
@@ -193,8 +196,13 @@ class Pipeline:
                 sealed_address=self._vault.seal(inbound.address),
                 now=now,
             )
+            if participant.language_chosen_at is None and raw:
+                # Written clearly in one of our languages: answer in it, help included.
+                participant.language = (
+                    languages.detect(raw, self._languages()) or participant.language
+                )
             state = RedactionState.from_json(participant.redaction_state or None)
-            redacted = self._redactor.redact(raw, state).text if raw else ""
+            redacted = self._redactor.redact(raw, state, participant.language).text if raw else ""
             participant.redaction_state = state.to_json()
             inbox.record(
                 session,
@@ -326,6 +334,9 @@ class Pipeline:
                 return _Plan(
                     self._start_text(participant), None, reopt_in=True, fresh_tracker=True
                 ), who
+            choosing = self._language_plan(participant, text, open_conv)
+            if choosing is not None:
+                return choosing, who
             if open_conv is not None:
                 return _Plan(rasa_text=text or "/pv_media", conversation_id=open_conv.id), who
             recently_finished = (
@@ -335,7 +346,13 @@ class Pipeline:
                 and as_utc(latest.ended_at) >= self._clock() - FINISHED_GRACE
             )
             erase_asked = participant.erase_asked_at is not None
-            start = self._start_text(participant)
+            # A first message clearly in one of the flow's languages starts the chat in it.
+            detected = (
+                languages.detect(text, self._languages())
+                if participant.language_chosen_at is None and text
+                else None
+            )
+            start = self._start_text(participant, detected)
             # A message soon after an outcome ("you said, we did") is a reply to it.
             answering = (
                 await outcomes.replying_to(
@@ -368,11 +385,42 @@ class Pipeline:
             return _Plan(None, None, risk=risk, outcome_reply=answering), who
         if recently_finished and text:
             return _Plan(rasa_text=text, conversation_id=latest_id), who
-        return _Plan(rasa_text=start, conversation_id=None, fresh_tracker=True, risk=risk), who
+        return _Plan(
+            rasa_text=start, conversation_id=None, fresh_tracker=True, risk=risk, language=detected
+        ), who
 
-    def _start_text(self, participant: Participant) -> str:
-        entities = json.dumps({"flow": self._default_flow, "language": participant.language})
-        return f"/pv_start{entities}"
+    def _start_text(self, participant: Participant, language: str | None = None) -> str:
+        entities = {"flow": self._default_flow, "language": language or participant.language}
+        return f"/pv_start{json.dumps(entities)}"
+
+    def _languages(self) -> tuple[str, ...]:
+        """The languages parents can choose: the default flow's, in menu order."""
+        offered = self._flows.flows[self._default_flow].languages
+        return tuple(code for code in languages.NAMES if code in offered)
+
+    def _language_plan(
+        self, participant: Participant, text: str, open_conv: Conversation | None
+    ) -> _Plan | None:
+        """Choosing a language, at any point: "language" (in any of them) gets the numbered
+        menu; the reply to the menu switches, and the chat goes on in the new language. None
+        when the message has nothing to do with choosing a language."""
+        offered = self._languages()
+        if not text or len(offered) < 2:
+            return None
+        conversation_id = open_conv.id if open_conv is not None else None
+        if languages.wants_menu(text):
+            return _Plan(None, conversation_id, language_menu=True)
+        if participant.language_menu_at is None:
+            return None
+        picked = languages.choice(text, offered)
+        if picked is None:
+            return None  # they wrote something else: it is handled as usual (the menu lapses)
+        if open_conv is not None:
+            switch = f"/pv_language{json.dumps({'language': picked})}"
+            return _Plan(switch, open_conv.id, language=picked, record_inbound=False)
+        return _Plan(
+            self._start_text(participant, picked), None, fresh_tracker=True, language=picked
+        )
 
     async def _apply(self, item_id: int, plan: _Plan, turn: BotTurn) -> bool:
         """Store the turn: inbound message, answers, status changes, replies. One transaction."""
@@ -392,6 +440,14 @@ class Pipeline:
                 await self._alert(session, participant, rasa_risk, item.text, now)
             if plan.keyword is not None:
                 await self._keyword(session, participant, plan, now)
+            if plan.language is not None:
+                participant.language, participant.language_chosen_at = plan.language, now
+            if participant.language_menu_at is not None and not plan.language_menu:
+                participant.language_menu_at = None  # answered, or ignored: the menu lapses
+            if plan.language_menu:
+                participant.language_menu_at = now
+                menu = languages.menu(self._languages())
+                self._reply(session, participant, "reply", menu, now)
             if plan.outcome_reply is not None:
                 coding = self._models.code(item.text) if self._models is not None else None
                 first = await outcomes.record_reply(
@@ -432,10 +488,13 @@ class Pipeline:
                 direction="in",
                 kind=item.kind,
                 text=item.text,
-                question_id=current.current_question,
+                # A reply to the language menu is kept in the transcript, but answers nothing.
+                question_id=current.current_question if plan.record_inbound else None,
                 now=now,
                 platform_id=item.platform_id,
             )
+            if plan.language is not None:
+                current.language = plan.language
             reply_kind = "reply"
             if "stopped" in kinds:
                 await outbox.cancel_pending(session, participant.id)

@@ -22,6 +22,7 @@ Everything is regular expressions and set look-ups compiled at import: no models
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import json
 import re
@@ -1156,11 +1157,24 @@ def _listed_beside_name(text: str, tokens: list[_Token], index: int, spans: dict
     return False
 
 
+# Whether "in no English dictionary" can mean "probably a name": only for English messages
+# (Redactor.redact sets it per call; in a Polish message nearly every word is unknown).
+_DICTIONARY_APPLIES: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "dictionary_applies", default=True
+)
+
+
 def _is_unknown_word(token: _Token, *, typos: bool = True) -> bool:
     """Is this word in no dictionary and no list, shaped like a name, and (if ``typos``) not a
-    misspelling of a frequent word? A capital letter mid-sentence rules out a typo."""
+    misspelling of a frequent word? A capital letter mid-sentence rules out a typo. Never, for a
+    message in another language than English."""
     norm = token.norm
-    if len(norm) < 3 or norm in _ENGLISH_WORDS or norm in _AMBIGUOUS_NAMES:
+    if (
+        not _DICTIONARY_APPLIES.get()
+        or len(norm) < 3
+        or norm in _ENGLISH_WORDS
+        or norm in _AMBIGUOUS_NAMES
+    ):
         return False
     parts = re.split(r"['\-]", norm)
     if all(p in _ENGLISH_WORDS or len(p) < 3 for p in parts):
@@ -1341,8 +1355,14 @@ class Redactor:
             raise ValueError("Redactor needs a non-empty bytes key")
         self._key = bytes(key)
 
-    def redact(self, text: str, state: RedactionState | None = None) -> Redaction:
-        """Redact one message. ``state`` (mutated) carries placeholders across a conversation."""
+    def redact(
+        self, text: str, state: RedactionState | None = None, language: str = "en"
+    ) -> Redaction:
+        """Redact one message. ``state`` (mutated) carries placeholders across a conversation.
+
+        ``language`` is the conversation's: the layer that takes words no English dictionary
+        knows for names runs for English only (in Polish every word would be "unknown"); the
+        identifiers, the name lists and the English cues run for every language."""
         if state is None:
             state = RedactionState()
         if not text:
@@ -1351,7 +1371,11 @@ class Redactor:
         # split by a soft hyphen cannot slip through; spans are mapped back to ``text``.
         view, positions = _matching_view(text)
         chosen = self._resolve(self._structured(view))
-        chosen = self._resolve(chosen + self._people(view, chosen, state))
+        dictionary = _DICTIONARY_APPLIES.set(language == "en")
+        try:
+            chosen = self._resolve(chosen + self._people(view, chosen, state))
+        finally:
+            _DICTIONARY_APPLIES.reset(dictionary)
         chosen += _listed_birthdays(view, chosen)
         if positions is not None:
             chosen = [

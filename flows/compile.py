@@ -30,7 +30,9 @@ GENERATED_DATA_HEADER = (
     "# by hand: change those files and run `make compile` (make run and make test do it for you).\n"
 )
 APP_ONLY_MESSAGES = ("reminder", "outcome_reply_thanks")
-CONTROL_INTENTS = ("help", "stop", "pause", "start_again", "delete_data", "pv_start", "pv_media")
+CONTROL_INTENTS = (
+    "help", "stop", "pause", "start_again", "delete_data", "pv_start", "pv_media", "pv_language",
+)  # fmt: skip
 # A disclosure is also an answer: the form takes it as one (the app raises the alert).
 ANSWER_INTENTS = ("affirm", "deny", "inform", *DISCLOSURE_INTENTS, "nlu_fallback")
 LANGUAGE_SLOT = "pv_language"

@@ -313,6 +313,7 @@ class SegmentCount:
     segments: int
     encoding: str  # "GSM-7" or "UCS-2"
     forcing: str  # the characters that force UCS-2, if any
+    language: str = "en"
 
 
 MAX_SEGMENTS = 2  # above this a message is costly and arrives in pieces on older phones
@@ -333,17 +334,34 @@ def segment_report(flow_set: FlowSet) -> list[SegmentCount]:
     return report
 
 
+def english_texts(flow_set: FlowSet) -> list[tuple[str, str]]:
+    """(where, text) for every English text parents read: intros, questions, outros, messages."""
+    found: list[tuple[str, str]] = []
+    for flow in flow_set.flows.values():
+        found.append((f"flow {flow.id!r} intro [en]", flow.intro["en"]))
+        found += [
+            (f"flow {flow.id!r} question {q.id!r} [en]", q.text["en"]) for q in flow.questions
+        ]
+        found.append((f"flow {flow.id!r} outro [en]", flow.outro["en"]))
+    for key, texts in flow_set.messages.texts.items():
+        found.append((f"messages {key!r} [en]", texts["en"]))
+    return found
+
+
 def _measure(where: str, text: str) -> SegmentCount:
     count, encoding = segments(text)
-    return SegmentCount(where, count, encoding, "".join(sorted(set(ucs2_characters(text)))))
+    language = where.rsplit("[", 1)[-1].rstrip("]")
+    forcing = "".join(sorted(set(ucs2_characters(text))))
+    return SegmentCount(where, count, encoding, forcing, language)
 
 
 def lint(flow_set: FlowSet) -> list[Warning_]:
-    """Advice that does not block: texts over two SMS segments, or with a character forcing UCS-2
-    (one curly quote or emoji more than halves what fits in a segment)."""
+    """Advice that does not block: texts over two SMS segments, or English with a character forcing
+    UCS-2 (one curly quote or emoji more than halves what fits in a segment). Other languages'
+    own letters need UCS-2 anyway, so only their length is advised on."""
     warnings: list[Warning_] = []
     for item in segment_report(flow_set):
-        if item.forcing:
+        if item.forcing and item.language == "en":
             warnings.append(
                 Warning_(item.where, f"{item.forcing!r} forces UCS-2 ({item.segments} segments)")
             )

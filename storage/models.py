@@ -39,6 +39,8 @@ class Participant(Base):
     )  # HMAC-SHA256 hex; Rasa sender id
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
+    language_chosen_at: Mapped[datetime | None]  # picked from the menu, or told by their app
+    language_menu_at: Mapped[datetime | None]  # sent the language menu; their next reply picks
     created_at: Mapped[datetime]
     last_inbound_at: Mapped[datetime | None]
     consent_research_at: Mapped[datetime | None]  # agreed to take part (first question of a flow)

@@ -96,12 +96,14 @@ def test_rasa_layer_reads_disclosure_intents_at_or_above_its_threshold() -> None
         {"name": None, "confidence": 0.99},
         {"name": "disclosure_domestic_abuse", "confidence": "0.99"},
     ]
-    assert rasa_categories(ranking) == ("medical_emergency", "child_at_risk")
+    assert rasa_categories(ranking, threshold=0.8) == ("medical_emergency", "child_at_risk")
     assert rasa_categories(ranking, threshold=0.5) == (
         "medical_emergency",
         "self_harm",
         "child_at_risk",
     )
+    assert rasa_categories(ranking) == ()  # the shipped cut, 0.95, is above all of these
+    assert rasa_categories([{"name": "disclosure_self_harm", "confidence": 0.95}]) == ("self_harm",)
     assert rasa_categories([]) == ()
 
 
