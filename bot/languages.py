@@ -68,6 +68,12 @@ def wants_menu(text: str) -> bool:
     return _plain(text) in _requests()
 
 
+def is_language_word(text: str) -> bool:
+    """True if the whole message is a request for the menu or a language's name or number: it
+    holds nothing personal, so the redactor need not (and must not) mistake "język" for a name."""
+    return wants_menu(text) or choice(text, tuple(NAMES)) is not None
+
+
 def menu(available: tuple[str, ...]) -> str:
     """The numbered menu, each language in its own name: works by number on any phone."""
     lines = ["Choose your language. Reply with a number:"]

@@ -202,7 +202,10 @@ class Pipeline:
                     languages.detect(raw, self._languages()) or participant.language
                 )
             state = RedactionState.from_json(participant.redaction_state or None)
-            redacted = self._redactor.redact(raw, state, participant.language).text if raw else ""
+            if not raw or languages.is_language_word(raw):
+                redacted = raw  # "język", "polski", "3": nothing personal, and must stay readable
+            else:
+                redacted = self._redactor.redact(raw, state, participant.language).text
             participant.redaction_state = state.to_json()
             inbox.record(
                 session,
@@ -334,7 +337,7 @@ class Pipeline:
                 return _Plan(
                     self._start_text(participant), None, reopt_in=True, fresh_tracker=True
                 ), who
-            choosing = self._language_plan(participant, text, open_conv)
+            choosing = None if opted_out else self._language_plan(participant, text, open_conv)
             if choosing is not None:
                 return choosing, who
             if open_conv is not None:
@@ -408,13 +411,12 @@ class Pipeline:
         if not text or len(offered) < 2:
             return None
         conversation_id = open_conv.id if open_conv is not None else None
-        if languages.wants_menu(text):
-            return _Plan(None, conversation_id, language_menu=True)
-        if participant.language_menu_at is None:
-            return None
-        picked = languages.choice(text, offered)
+        # A reply to the menu first: "Polski" picks Polish, though it also asks for a menu.
+        picked = languages.choice(text, offered) if participant.language_menu_at else None
         if picked is None:
-            return None  # they wrote something else: it is handled as usual (the menu lapses)
+            if languages.wants_menu(text):
+                return _Plan(None, conversation_id, language_menu=True)
+            return None  # nothing to do with languages: handled as usual (a menu lapses)
         if open_conv is not None:
             switch = f"/pv_language{json.dumps({'language': picked})}"
             return _Plan(switch, open_conv.id, language=picked, record_inbound=False)

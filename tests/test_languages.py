@@ -57,3 +57,12 @@ def test_detection_decides_only_when_clear(text: str, expected: str | None) -> N
 
 def test_detection_never_picks_a_language_the_flow_does_not_offer() -> None:
     assert languages.detect("Dzień dobry, mam pytanie", ("en",)) is None
+
+
+@pytest.mark.parametrize("text", ["język", "zmien jezyk", "Polski", "romana", "bhasha", "3", "৩"])
+def test_language_words_are_recognised_before_redaction_could_hide_them(text: str) -> None:
+    # Under English rules the redactor takes "język" or "bhasha" for a name; such a message is
+    # kept as it is instead (it holds nothing personal).
+    assert languages.is_language_word(text)
+    assert not languages.is_language_word("my daughter zofia")
+    assert not languages.is_language_word("jezyk polski jest trudny")

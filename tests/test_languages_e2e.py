@@ -96,3 +96,13 @@ async def test_a_first_message_that_is_a_disclosure_gets_help_in_its_language(
     got = await say(parent, first, 3)
     assert got[0].startswith(message("safeguarding_medical_emergency", lang).split("{")[0])
     assert got[1] == FLOW.intro[lang]
+
+
+async def test_an_english_parent_asks_in_polish_and_picks_by_name(
+    app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
+) -> None:
+    parent = Parent(app, telegram_api, 0, channel="sms", twilio=twilio_api)
+    await say(parent, "hello", 2)
+    assert "2. Polski" in (await say(parent, "zmien jezyk", 1))[0]
+    assert (await say(parent, "Polski", 1))[0].startswith(question("consent", "pl"))
+    assert (await say(parent, "nie", 1))[0] == message("declined", "pl")
