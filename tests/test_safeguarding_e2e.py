@@ -142,12 +142,16 @@ async def test_disclosure_mid_form_gets_help_first_staff_are_told_and_the_chat_g
     assert inbox.bad_signatures == 0 and inbox.refused_once  # retried after the 503
 
     sessions = safeguarding_app.runtime.pipeline._sessions
-    async with sessions() as session:
-        alerts = list(await session.scalars(select(SafeguardingAlert)))
-        staff_rows = list(
-            await session.scalars(select(OutboxItem).where(OutboxItem.kind == "staff_alert"))
-        )
-        answer = await session.scalar(select(Answer).where(Answer.question_id == "went_well"))
+    for _ in range(200):  # the receiver has it; the sender records "sent" just after
+        async with sessions() as session:
+            alerts = list(await session.scalars(select(SafeguardingAlert)))
+            staff_rows = list(
+                await session.scalars(select(OutboxItem).where(OutboxItem.kind == "staff_alert"))
+            )
+            answer = await session.scalar(select(Answer).where(Answer.question_id == "went_well"))
+        if len(staff_rows) == 2 and all(r.status == "sent" for r in staff_rows):
+            break
+        await asyncio.sleep(0.05)
     assert len(alerts) == 1 and alerts[0].categories and "self_harm" in alerts[0].categories
     assert "zayn" not in alerts[0].redacted_text
     assert sorted(r.channel for r in staff_rows) == ["staff_telegram", "staff_webhook"]
