@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from bot.config import load_config
@@ -119,9 +121,10 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        await queue_sms(db_url, 1000, "shared")
+        await asyncio.to_thread(migrate, db_url)  # first: two processes must not race to migrate
         twilio_api.reset()
         twilio_api.latency = 0.005
+        urls = []
         for number in (
             "+447700900011",
             "+447700900012",
@@ -130,6 +133,16 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
             env["PARENTVOICE__CHANNELS__TWILIO__PER_SECOND"] = "1000"
             env["PARENTVOICE__CHANNELS__TWILIO__SMS_FROM"] = number
             processes.append(serve(env))
+            urls.append(env["PARENTVOICE__SERVER__PUBLIC_URL"])
+        # Both up before there is work: otherwise the first to start can take it all.
+        async with httpx.AsyncClient(timeout=2) as http:
+            for url in urls:
+                for _ in range(600):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(f"{url}/healthz")).status_code in (200, 503):
+                            break
+                    await asyncio.sleep(0.1)
+        await queue_sms(db_url, 1000, "shared")
 
         def shared() -> Counter[str]:
             return Counter(
