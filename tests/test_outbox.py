@@ -5,14 +5,11 @@ exercised in the channel and conversation tests)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,11 +19,11 @@ from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.sender import OutboxSender
 from bot.vault import Vault
 from storage import outbox
-from storage.db import make_engine, make_sessionmaker, migrate
+from storage.db import make_engine, make_sessionmaker
 from storage.models import OutboxItem, Participant
+from tests.databases import migrated_database
 from tests.queued import queue_messages
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 VAULT = Vault(b"ZGV2LW9ubHktdmF1bHQta2V5LWNoYW5nZS1tZS0wMDA=")
 
 
@@ -57,36 +54,16 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
-@contextlib.asynccontextmanager
-async def _database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A migrated, empty database of one kind; PostgreSQL ones are created and dropped."""
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'outbox.db'}"
-        await asyncio.to_thread(migrate, url)
-        yield url
-        return
-    name = f"pv_outbox_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with _database(request.param, tmp_path) as url:
+    async with migrated_database(request.param, tmp_path, "outbox") as url:
         yield url
 
 
 @pytest.fixture
 async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
     """Several app processes share one PostgreSQL (SQLite is the single-process default)."""
-    async with _database("postgresql", tmp_path) as url:
+    async with migrated_database("postgresql", tmp_path, "outbox") as url:
         yield url
 
 

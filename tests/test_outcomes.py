@@ -4,14 +4,12 @@ PostgreSQL. The whole path through the app (restarts, STOP, the CLI) is in test_
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +20,7 @@ from bot.quiet_hours import QuietHours
 from bot.schedule import Scheduler
 from bot.vault import Vault
 from flows.spec import load_flows
-from storage.db import make_engine, make_sessionmaker, migrate
+from storage.db import make_engine, make_sessionmaker
 from storage.models import (
     Answer,
     Contact,
@@ -32,9 +30,9 @@ from storage.models import (
     OutcomeDelivery,
     Participant,
 )
+from tests.databases import migrated_database
 from tests.harness import ROOT
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 VAULT = Vault(b"ZGV2LW9ubHktdmF1bHQta2V5LWNoYW5nZS1tZS0wMDA=")
 FLOWS = load_flows(ROOT / "flows")
 LONDON = ZoneInfo("Europe/London")
@@ -90,28 +88,9 @@ def test_quiet_hours_within_a_day_off_and_bad_values() -> None:
 # -- the database -----------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def _database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'outcomes.db'}"
-        await asyncio.to_thread(migrate, url)
-        yield url
-        return
-    name = f"pv_outcomes_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        await asyncio.to_thread(migrate, url)
-        yield url
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    async with _database(request.param, tmp_path) as url:
+    async with migrated_database(request.param, tmp_path, "outcomes") as url:
         yield url
 
 
