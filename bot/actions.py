@@ -181,11 +181,15 @@ class Actions:
         if intent == "pv_language":
             # The app switches language after the parent picked one from its menu: the current
             # question is asked again, now in that language (responses vary by this slot).
-            events = [
-                _slot(LANGUAGE_SLOT, self._entity(tracker, "language") or self._lang(tracker))
-            ]
+            lang = self._entity(tracker, "language") or self._lang(tracker)
+            events = [_slot(LANGUAGE_SLOT, lang)]
             if unfinished and flow is not None:
-                return [*events, _followup(form_name(flow.id))], [_signal("resumed")]
+                said: list[Response] = [_signal("resumed")]
+                if slots.get(slot_name(flow.id, flow.questions[0].id)) is None:
+                    # Picked from the menu that came with the welcome: welcome them again, in
+                    # their language (written out: a template would render in the old one).
+                    said.insert(0, {"text": flow.intro.get(lang) or flow.intro["en"]})
+                return [*events, _followup(form_name(flow.id))], said
             return events, [_say("finished")]
         if intent == "stop":
             return (

@@ -98,6 +98,15 @@ def _number(norm: str) -> int | None:
     return int("".join(str(unicodedata.digit(ch)) for ch in norm))
 
 
+def _label_fits(norm: str, words: str, label: str) -> bool:
+    """The reply is the label, its first words (three letters or more), or has it as words."""
+    return (
+        norm == label
+        or (len(norm) >= 3 and label.startswith(norm) and label[len(norm) :][:1] in ("", " "))
+        or f" {label} " in words
+    )
+
+
 def read_answer(question: Question, text: str, lang: str) -> Reading:
     """Interpret ``text`` as an answer to ``question`` in language ``lang``."""
     norm = _norm(text)
@@ -128,20 +137,19 @@ def read_answer(question: Question, text: str, lang: str) -> Reading:
             return Reading(question.options[number - 1].id)
         words = f" {norm} "
         for option in question.options:
-            label = _norm(option.label.get(lang) or option.label["en"])
+            # The label in their language, or in English: "health visitor" is what many parents
+            # call the service whatever language they chat in.
+            labels = {
+                _norm(option.label.get(lang) or option.label["en"]),
+                _norm(option.label["en"]),
+            }
             # Whole words only: "grandad" is not "dad", "not the mum" is not "mum".
             if (
                 norm
                 and not norm.startswith(("not ", "no "))
                 and (
-                    norm == label
-                    or norm == option.id.replace("_", " ")
-                    or (
-                        len(norm) >= 3
-                        and label.startswith(norm)
-                        and label[len(norm) :][:1] in ("", " ")
-                    )
-                    or f" {label} " in words
+                    norm == option.id.replace("_", " ")
+                    or any(_label_fits(norm, words, label) for label in labels)
                 )
             ):
                 return Reading(option.id)

@@ -38,7 +38,8 @@ _CHANGE = {
     "limba", "schimba limba", "schimbă limba", "اللغة", "لغة", "تغيير اللغة",
 }  # fmt: skip
 
-_URDU_LETTERS = set("ٹڈڑںےھۓ")  # not used in Arabic
+# Letters Urdu writes and Arabic does not: Urdu keyboards give ی ک ہ where Arabic ones give ي ك ه.
+_URDU_LETTERS = set("ٹڈڑںےھۓہیکگپچژ")
 _POLISH_LETTERS = set("ąćęłńśźżĄĆĘŁŃŚŹŻ")
 _ROMANIAN_LETTERS = set("ăâîșşțţĂÂÎȘŞȚŢ")
 _WORDS = {
@@ -107,8 +108,9 @@ def detect(text: str, available: tuple[str, ...]) -> str | None:
     if "BENGALI" in scripts:
         found = "bn"
     elif "ARABIC" in scripts:
-        found = "ur" if _URDU_LETTERS & set(text) else None  # Arabic vs Urdu is unclear otherwise
-        if found is None and len(letters) >= 8 and not set("پچگژک") & set(text):
+        if _URDU_LETTERS & set(text):
+            found = "ur"
+        elif len(letters) >= 8:  # a word or two could be either; a sentence is Arabic
             found = "ar"
     elif _POLISH_LETTERS & set(text):
         found = "pl"

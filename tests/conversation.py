@@ -11,7 +11,15 @@ import httpx
 from sqlalchemy import func, select
 
 from bot.pseudonym import pseudonym
-from storage.models import Answer, Conversation, Message, Participant, SafeguardingAlert
+from storage.models import (
+    Answer,
+    Conversation,
+    InboxItem,
+    Message,
+    OutboxItem,
+    Participant,
+    SafeguardingAlert,
+)
 from tests.fakes.telegram_api import (
     FakeTelegramAPI,
     make_photo_update,
@@ -23,7 +31,14 @@ from tests.harness import RunningApp
 
 _update_ids = itertools.count(1000)
 _chat_ids = itertools.count(700_000_001)
-_phone_suffixes = itertools.count(100)  # within Ofcom's drama range 07700 900000-900999
+# Ofcom's ranges for drama, which are never anyone's number: mobiles 07700 900000-900999 (from
+# 100: lower ones are the fakes' and fixed tests'), then London 020 7946 0000-0999 and Manchester
+# 0161 496 0000-0999. (Leeds, 0113 496 0xxx, is left for tests that pick their own numbers.)
+_PHONES = itertools.chain(
+    (f"+447700900{n:03d}" for n in range(100, 1000)),
+    (f"+442079460{n:03d}" for n in range(1000)),
+    (f"+441614960{n:03d}" for n in range(1000)),
+)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CHANNELS = ("telegram", "sms", "whatsapp")
 
@@ -34,10 +49,10 @@ def new_chat_id() -> int:
 
 
 def new_phone() -> str:
-    """A synthetic UK mobile number no other test uses (Ofcom's range for drama)."""
-    suffix = next(_phone_suffixes)
-    assert suffix < 1000, "out of synthetic numbers"
-    return f"+447700900{suffix:03d}"
+    """A synthetic UK number no other test uses (Ofcom's ranges for drama)."""
+    found = next(_PHONES, None)
+    assert found is not None, "out of synthetic numbers"
+    return found
 
 
 @dataclass
@@ -105,6 +120,42 @@ class Parent:
         if self.channel != "telegram":
             return await self.post(self._twilio_params("", num_media=1))
         return await self.post(make_photo_update(next(_update_ids), self.chat_id))
+
+    async def settled_replies(self, before: int, count: int, timeout: float = 10.0) -> list[str]:
+        """The replies since ``before`` once the app has nothing left to do for this parent:
+        every message answered, every reply handed to the platform (faster and stricter than
+        waiting a fixed moment for extras)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if len(self.replies()) >= before + count and not await self._busy():
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)
+        return self.replies()[before:]
+
+    async def _busy(self) -> bool:
+        """True while a message of this parent's awaits an answer, or a reply awaits sending."""
+        async with self.app.runtime.pipeline._sessions() as session:
+            participant_id = await session.scalar(
+                select(Participant.id).where(Participant.pseudonym == self.pseudonym)
+            )
+            if participant_id is None:
+                return False
+            waiting = await session.scalar(
+                select(func.count())
+                .select_from(InboxItem)
+                .where(InboxItem.participant_id == participant_id, InboxItem.status == "pending")
+            )
+            sending = await session.scalar(
+                select(func.count())
+                .select_from(OutboxItem)
+                .where(
+                    OutboxItem.participant_id == participant_id,
+                    OutboxItem.status.in_(("pending", "sending")),
+                )
+            )
+            return bool(waiting or sending)
 
     async def expect_replies(self, before: int, count: int, timeout: float = 10.0) -> list[str]:
         """Wait for exactly ``count`` new replies (and a moment more, to catch extras)."""

@@ -43,6 +43,8 @@ def test_asking_for_the_menu_in_any_language(text: str) -> None:
         ("আমার বাচ্চা ভালো আছে", "bn"),
         ("میرا بچہ ٹھیک ہے", "ur"),
         ("مرحبا، طفلي بخير والحمد لله", "ar"),
+        ("السلام علیکم", "ur"),  # Urdu keyboards write ی and ک; Arabic ones ي and ك
+        ("السلام عليكم ورحمة الله", "ar"),
         ("hi there, my baby is fine", "en"),
         ("hi", None),  # too little to tell: the parent gets the menu or the default
         ("ok", None),

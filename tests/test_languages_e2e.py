@@ -65,10 +65,11 @@ async def test_urdu_by_menu_yes_in_urdu_a_sticker_and_a_disclosure_in_urdu(
     app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     parent = Parent(app, telegram_api, 0, channel="sms", twilio=twilio_api)
-    got = await say(parent, "hi", 2)  # too short to tell: English, the default
-    assert got[0] == FLOW.intro["en"]
+    got = await say(parent, "hi", 3)  # too short to tell: the menu, and the welcome in English
+    assert got[0].startswith("Choose your language") and got[1] == FLOW.intro["en"]
     await say(parent, "زبان", 1)
-    assert (await say(parent, "۳", 1))[0].startswith(question("consent", "ur"))  # Urdu digit 3
+    got = await say(parent, "۳", 2)  # Urdu digit 3: welcomed again, in Urdu
+    assert got[0] == FLOW.intro["ur"] and got[1].startswith(question("consent", "ur"))
     assert (await say(parent, "ہاں", 1))[0].startswith(question("service", "ur"))
     assert (await say(parent, "٢", 1))[0] == question("went_well", "ur")  # Arabic-Indic 2
     before = len(parent.replies())
@@ -102,7 +103,8 @@ async def test_an_english_parent_asks_in_polish_and_picks_by_name(
     app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     parent = Parent(app, telegram_api, 0, channel="sms", twilio=twilio_api)
-    await say(parent, "hello", 2)
+    await say(parent, "hello", 3)
     assert "2. Polski" in (await say(parent, "zmien jezyk", 1))[0]
-    assert (await say(parent, "Polski", 1))[0].startswith(question("consent", "pl"))
+    got = await say(parent, "Polski", 2)
+    assert got[0] == FLOW.intro["pl"] and got[1].startswith(question("consent", "pl"))
     assert (await say(parent, "nie", 1))[0] == message("declined", "pl")

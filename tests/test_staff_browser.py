@@ -57,6 +57,12 @@ async def test_staff_sign_in_read_filter_acknowledge_schedule_and_export(
     assert "Started outside Mon–Fri 9–5" in headline and "of 8 conversations" in headline
     assert "%" in headline
     assert await page.locator("svg.chart").count() == 2
+    # Participation by language, as staff read it (seeded: seven in English, one in Polish).
+    languages = page.get_by_role("table").filter(
+        has=page.get_by_role("columnheader", name="Languages")
+    )
+    rows = await languages.locator("tbody tr").all_inner_texts()
+    assert [" ".join(row.split()) for row in rows] == ["English 7", "Polish 1"]
     assert (
         "2 safeguarding alerts not yet acknowledged" in await page.locator(".notice").inner_text()
     )
