@@ -43,6 +43,7 @@ test: train chromium
 
 bench: train
 	$(VENV)/bin/python bench/latency.py
+	$(VENV)/bin/python bench/load.py --levels 1,10  # the 100-concurrent round does not complete yet (DEVELOPERS.md)
 	$(VENV)/bin/python bench/sender_rate.py
 	$(VENV)/bin/python bench/outcomes.py
 	$(VENV)/bin/python bench/rasa_pipeline.py

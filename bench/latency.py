@@ -36,13 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 from bot.rasa_process import RasaServer, ensure_model, rasa_executable  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI, make_text_update  # noqa: E402
-from tests.harness import free_port  # noqa: E402
+from tests.harness import free_port, wait_healthy  # noqa: E402
 
 TOKEN = "123456:BENCH-token-synthetic"
 SECRET = "bench-webhook-secret"
 # One synthetic conversation: (what the parent sends, how many replies the bot sends).
 SCRIPT = [
-    ("hi", 2), ("yes", 1), ("1", 1),
+    ("hi", 3), ("yes", 1), ("1", 1),
     ("she listened to me and came back when she said she would", 1),
     ("the clinic is only open when i am at work", 1),
     ("not really, different staff said different things about weaning", 1),
@@ -210,14 +210,7 @@ async def main() -> None:
                 await rasa.wait_ready()
                 figures["rasa_start_s"] = round(time.perf_counter() - t0, 1)
                 app_url = f"http://127.0.0.1:{app_port}"
-                async with httpx.AsyncClient() as probe:
-                    for _ in range(200):
-                        try:
-                            if (await probe.get(f"{app_url}/healthz")).status_code == 200:
-                                break
-                        except httpx.HTTPError:
-                            pass
-                        await asyncio.sleep(0.1)
+                await wait_healthy(app_url)
                 update_ids = iter(range(1, 10**9))
                 await pipeline_round(app_url, api, 2, 1, 100, update_ids, 0.0)  # warm-up
                 figures["raw_rasa_sequential"] = await raw_rasa_round(rasa_url, token, args.parents)

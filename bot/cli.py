@@ -343,6 +343,52 @@ def _staff(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(config: Config, args: argparse.Namespace) -> int:
+    """Re-seal every stored contact address with the newest vault key."""
+    from sqlalchemy import select
+
+    from bot.vault import Vault, vault_keys
+    from storage.db import make_engine, make_sessionmaker, migrate
+    from storage.models import Contact
+
+    vault = Vault(config.security.vault_key)
+    migrate(config.database.url)
+
+    async def run() -> int:
+        engine = make_engine(config.database.url)
+        done = 0
+        try:
+            sessions = make_sessionmaker(engine)
+            last = -1
+            while True:  # in batches, each its own transaction: safe to stop and run again
+                async with sessions.begin() as session:
+                    batch = list(
+                        await session.scalars(
+                            select(Contact)
+                            .where(Contact.participant_id > last)
+                            .order_by(Contact.participant_id)
+                            .limit(500)
+                        )
+                    )
+                    for contact in batch:
+                        contact.address_encrypted = vault.reseal(contact.address_encrypted)
+                    done += len(batch)
+                if not batch:
+                    return done
+                last = batch[-1].participant_id
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(run())
+    keys = len(vault_keys(config.security.vault_key))
+    print(f"re-sealed {count} contact addresses with the newest of {keys} vault key(s)")
+    if keys > 1:
+        print(
+            "every address now opens with the first key alone: drop the others from the environment"
+        )
+    return 0
+
+
 def _chat(config: Config, args: argparse.Namespace) -> int:
     from bot.chat_client import run_terminal_chat
 
@@ -455,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from the first line of stdin",
     )
     staff.set_defaults(run=_staff)
+    keys = sub.add_parser("keys", help="key rotation")
+    keys.add_subparsers(dest="keys_command", required=True).add_parser(
+        "rotate-vault",
+        help="re-seal every contact address with the first of security.vault_key's keys",
+    )
+    keys.set_defaults(run=_keys)
     db = sub.add_parser("db", help="database schema")
     db.add_subparsers(dest="db_command", required=True).add_parser(
         "upgrade", help="migrate to latest"

@@ -35,6 +35,7 @@ class ServerConfig:
     port: int
     public_url: str
     max_body_bytes: int
+    per_sender_per_minute: int  # flood control (bot/flood.py); 0 turns it off
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class TelegramConfig:
     token: str
     webhook_secret: str
     api_base_url: str
+    per_chat_per_second: float  # Telegram's advice: about one message a second in one chat
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,13 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    transcript_days: int  # ended conversations older than this are deleted; 0 keeps them
+    idle_days: int  # an address without follow-up consent goes this long after the last message
+    followup_days: int  # an address with follow-up consent goes this long after the last message
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str
     file: Path | None
@@ -146,6 +155,7 @@ class Config:
     outbox: OutboxConfig
     safeguarding: SafeguardingConfig
     schedule: ScheduleConfig
+    retention: RetentionConfig
     logging: LoggingConfig
     root: Path  # directory relative paths are resolved against (the config file's directory)
 
@@ -163,7 +173,37 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {file} must contain a mapping")
     _apply_env_overrides(raw, env)
-    return _build(raw, file.resolve().parent)
+    config = _build(raw, file.resolve().parent)
+    _secrets_from_environment(config, raw, env)
+    return config
+
+
+# Secrets, by their key path. A public deployment (server.public_url is https://) must take each one
+# it uses from the environment, never from a file that can end up in a repository or a backup.
+SECRET_KEYS = (
+    ("security", "pseudonym_key"),
+    ("security", "vault_key"),
+    ("rasa", "token"),
+    ("channels", "telegram", "token"),
+    ("channels", "telegram", "webhook_secret"),
+    ("channels", "twilio", "auth_token"),
+    ("safeguarding", "staff_webhook_secret"),
+)
+
+
+def _secrets_from_environment(config: Config, raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    if not config.server.public_url.startswith("https://"):
+        return  # local use: the development values in config.yaml are fine
+    for path in SECRET_KEYS:
+        node: Any = raw
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        name = ENV_PREFIX + "__".join(key.upper() for key in path)
+        if node not in (None, "") and name not in env:
+            raise ConfigError(
+                f"{'.'.join(path)} must come from the environment ({name}) when server.public_url "
+                "is https://: secrets do not belong in a config file"
+            )
 
 
 def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
@@ -260,12 +300,14 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
     )
 
     vault_key = security.text("vault_key").encode()
-    try:
-        if len(base64.urlsafe_b64decode(vault_key)) != 32:
+    try:  # one Fernet key, or several (newest first, comma-separated) while rotating
+        parts = [part.strip() for part in vault_key.split(b",")]
+        if not parts or any(len(base64.urlsafe_b64decode(part)) != 32 for part in parts):
             raise ValueError
     except ValueError as exc:
         raise ConfigError(
-            "security.vault_key must be a Fernet key (32 url-safe base64-encoded bytes)"
+            "security.vault_key must be a Fernet key (32 url-safe base64-encoded bytes), "
+            "or several separated by commas, newest first"
         ) from exc
     pseudonym_key = security.text("pseudonym_key").encode()
     if len(pseudonym_key) < 16:
@@ -276,7 +318,10 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
         token=telegram.text("token", ""),
         webhook_secret=telegram.text("webhook_secret", ""),
         api_base_url=telegram.text("api_base_url", "https://api.telegram.org").rstrip("/"),
+        per_chat_per_second=telegram.number("per_chat_per_second", 1.0),
     )
+    if tg.per_chat_per_second <= 0:
+        raise ConfigError("channels.telegram.per_chat_per_second must be more than 0")
     if tg.enabled and not tg.token:
         raise ConfigError(
             "channels.telegram.token is required when the Telegram channel is enabled"
@@ -296,6 +341,7 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             port=server.integer("port", 8000),
             public_url=server.text("public_url", "http://127.0.0.1:8000").rstrip("/"),
             max_body_bytes=server.integer("max_body_bytes", 262144),
+            per_sender_per_minute=server.integer("per_sender_per_minute", 20),
         ),
         rasa=RasaConfig(
             url=rasa.text("url", "http://127.0.0.1:5005").rstrip("/"),
@@ -324,6 +370,7 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
         ),
         safeguarding=_safeguarding(top.section("safeguarding"), tg.enabled),
         schedule=_schedule(top.section("schedule")),
+        retention=_retention(top.section("retention")),
         logging=LoggingConfig(level=level, file=(root / log_file) if log_file else None),
         root=root,
     )
@@ -378,6 +425,20 @@ def _schedule(section: _Section) -> ScheduleConfig:
         reminder_after=timedelta(hours=hours) if hours else None,
         poll_seconds=poll,
     )
+
+
+def _retention(section: _Section) -> RetentionConfig:
+    config = RetentionConfig(
+        transcript_days=section.integer("transcript_days", 730),
+        idle_days=section.integer("idle_days", 7),
+        followup_days=section.integer("followup_days", 365),
+    )
+    for key, value in vars(config).items():
+        if value < 0:
+            raise ConfigError(f"retention.{key} must be 0 or more, got {value}")
+    if config.idle_days < 1 or config.followup_days < config.idle_days:
+        raise ConfigError("retention: idle_days must be at least 1 and followup_days at least that")
+    return config
 
 
 def _twilio(section: _Section) -> TwilioConfig:

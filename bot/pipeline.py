@@ -24,9 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import insight, languages, outcomes
+from bot.answers import SKIPPED, read_answer
 from bot.channels.base import Inbound, InboundKind
 from bot.config import HELPLINES
 from bot.errors import RasaError
+from bot.flood import FloodControl
 from bot.keywords import Keyword, sms_keyword
 from bot.pseudonym import pseudonym
 from bot.rasa import BotTurn, RasaClient
@@ -47,6 +49,8 @@ MAX_TEXT_CHARS = (
 FINISHED_GRACE = timedelta(
     hours=24
 )  # a message this soon after finishing is "thanks", not a new chat
+PROCESSING_LEASE = timedelta(seconds=60)  # one process answers a participant; a dead one's lapses
+HOLD_NOTICE_AFTER = timedelta(seconds=30)  # a message unanswered this long gets "bear with us"
 COMMAND_CONFIDENCE = 0.55  # below this, a message outside a conversation is not taken as a command
 GIVE_UP_AFTER = timedelta(hours=24)  # a message Rasa could not answer for a day is marked failed
 
@@ -97,8 +101,12 @@ class Pipeline:
         on_outbox: Callable[[], None],
         forget_tracker: Callable[[str], Awaitable[None]],
         safeguarding: SafeguardingSettings | None = None,
+        flood: FloodControl | None = None,
+        instance: str = "local",
     ) -> None:
         self._sessions = sessions
+        self._flood = flood
+        self._instance = instance  # names this process in participants' leases
         self._rasa = rasa
         self._redactor = redactor
         self._vault = vault
@@ -122,6 +130,14 @@ class Pipeline:
                     self._models = await asyncio.to_thread(insight.models)
         return self._models
 
+    async def _urgent(self, inbound: Inbound) -> bool:
+        """A message flood control must let through: STOP (or HELP) by SMS, or any disclosure."""
+        if inbound.kind is not InboundKind.TEXT:
+            return False
+        if inbound.channel == "sms" and sms_keyword(inbound.text) is not None:
+            return True
+        return bool(await self._assess(inbound.text[:MAX_TEXT_CHARS]))
+
     async def _assess(self, raw: str) -> tuple[str, ...]:
         """Safeguarding categories the raw text may disclose, most urgent first."""
         if not raw:
@@ -139,6 +155,13 @@ class Pipeline:
         answers with an error so the platform delivers again.
         """
         who = pseudonym(self._key, inbound.channel, inbound.address)
+        if (
+            self._flood is not None
+            and not self._flood.allow(who)
+            and not await self._urgent(inbound)
+        ):
+            log.warning("flood control: dropped a message from participant=%s", who[:12])
+            return
         async with self._locks[who]:
             participant_id = await self._record(inbound, who)
             if participant_id is not None:
@@ -146,6 +169,7 @@ class Pipeline:
 
     async def retry_pending(self) -> int:
         """Process inbox items left pending (Rasa was down, or the app stopped mid-way)."""
+        await self.hold_notices()
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -163,14 +187,48 @@ class Pipeline:
                 log.error("retry failed participant=%s: %s", who[:12], type(exc).__name__)
         return len(rows)
 
+    async def hold_notices(self) -> int:
+        """A parent whose message has waited longer than HOLD_NOTICE_AFTER (Rasa down, say)
+        hears, once per wait, that it is safe and will be answered. Returns how many did."""
+        now = self._clock()
+        told = 0
+        async with self._sessions.begin() as session:
+            for participant_id in await inbox.waiting_since(session, now - HOLD_NOTICE_AFTER):
+                participant = await session.get(Participant, participant_id)
+                if participant is None:
+                    continue
+                if not await inbox.mark_held_notice(session, participant_id, now):
+                    continue  # another app process has just told them
+                if participant.opted_out_at is None and participant.erase_requested_at is None:
+                    self._reply(session, participant, "reply", self._text("held", participant), now)
+                    told += 1
+        return told
+
     async def _process_participant(self, participant_id: int) -> None:
         """Answer a participant's pending messages oldest first; stop at the first that fails,
-        so a later message never overtakes one that is still waiting."""
-        async with self._sessions() as session:
-            item_ids = await inbox.pending_for(session, participant_id)
-        for item_id in item_ids:
-            if not await self._process(item_id):
-                return
+        so a later message never overtakes one that is still waiting.
+
+        Across app processes, the one holding the participant's lease answers (in this process
+        the pseudonym's lock already makes it one at a time). A process that cannot take it
+        leaves its message pending: the holder looks for new messages before it lets go."""
+        while True:
+            async with self._sessions.begin() as session:
+                if not await participants.claim(
+                    session, participant_id, self._instance, self._clock(), PROCESSING_LEASE
+                ):
+                    return  # another process is answering them, and will see this message too
+            try:
+                async with self._sessions() as session:
+                    item_ids = await inbox.pending_for(session, participant_id)
+                for item_id in item_ids:
+                    if not await self._process(item_id):
+                        return  # Rasa is down, say: the retry pass comes back to it
+            finally:
+                async with self._sessions.begin() as session:
+                    await participants.release(session, participant_id, self._instance)
+            async with self._sessions() as session:  # arrived while we held the lease?
+                if not await inbox.pending_for(session, participant_id):
+                    return
 
     # -- step 1: record --------------------------------------------------------------------
 
@@ -341,7 +399,10 @@ class Pipeline:
             if choosing is not None:
                 return choosing, who
             if open_conv is not None:
-                return _Plan(rasa_text=text or "/pv_media", conversation_id=open_conv.id), who
+                plain = self._plain_answer(open_conv, participant.language, text)
+                return _Plan(
+                    rasa_text=plain or text or "/pv_media", conversation_id=open_conv.id
+                ), who
             recently_finished = (
                 latest is not None
                 and latest.status == "completed"
@@ -388,9 +449,40 @@ class Pipeline:
             return _Plan(None, None, risk=risk, outcome_reply=answering), who
         if recently_finished and text:
             return _Plan(rasa_text=text, conversation_id=latest_id), who
+        # Someone new whose first message does not tell us their language gets the numbered
+        # menu with the (English) welcome: a number picks, YES carries on in English.
+        first_contact = latest is None and participant.language_chosen_at is None
+        offer_menu = first_contact and detected is None and len(self._languages()) > 1
         return _Plan(
-            rasa_text=start, conversation_id=None, fresh_tracker=True, risk=risk, language=detected
+            rasa_text=start,
+            conversation_id=None,
+            fresh_tracker=True,
+            risk=risk,
+            language=detected,
+            language_menu=offer_menu,
         ), who
+
+    def _plain_answer(self, conversation: Conversation, language: str, text: str) -> str | None:
+        """A short reply that plainly answers the question being asked (a number, a yes or a no,
+        a skip, in any of our languages) goes to Rasa in the English form its model reads
+        surest: "tak" as "yes", "pomiń" as "skip", "Pielęgniarka szkolna" as "3". In other
+        languages char n-grams can mistake such a word for a command ("bad din", skip in
+        Bengali, looks like "baad mein", later in Urdu). The transcript keeps what they wrote;
+        free text, and anything longer than a few words, goes as it is."""
+        flow = self._flows.flows.get(conversation.flow_id)
+        question = flow.question(conversation.current_question or "") if flow else None
+        if question is None or not text or len(text.split()) > 3:
+            return None
+        if question.type not in ("choice", "consent") and not question.optional:
+            return None
+        value = read_answer(question, text, language).value
+        if value == SKIPPED:
+            return "skip"
+        if value is None or question.type == "text":
+            return None
+        if question.type == "consent":
+            return value  # "yes" or "no"
+        return next(str(n) for n, option in enumerate(question.options, 1) if option.id == value)
 
     def _start_text(self, participant: Participant, language: str | None = None) -> str:
         entities = {"flow": self._default_flow, "language": language or participant.language}

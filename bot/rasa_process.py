@@ -97,8 +97,11 @@ def _rasa_env(project_dir: Path, token: str = "") -> dict[str, str]:
     return env
 
 
-def write_runtime_files(run_dir: Path, tracker_db: Path, actions_url: str) -> tuple[Path, Path]:
-    """endpoints.yml and credentials.yml for one run. The token stays in the environment."""
+def write_runtime_files(
+    run_dir: Path, tracker_db: Path, actions_url: str, rest_channel: bool = False
+) -> tuple[Path, Path]:
+    """endpoints.yml and credentials.yml for one run. The token stays in the environment.
+    ``rest_channel`` also opens Rasa's own REST channel (no authentication): benchmarks only."""
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker_db.parent.mkdir(parents=True, exist_ok=True)
     endpoints = run_dir / "endpoints.yml"
@@ -117,7 +120,7 @@ def write_runtime_files(run_dir: Path, tracker_db: Path, actions_url: str) -> tu
     credentials.write_text(
         "# Written by `parentvoice serve` for this run.\n"
         "rasa_ext.channel.ParentVoiceInput:\n"
-        "  token: ${PARENTVOICE_RASA_TOKEN}\n",
+        "  token: ${PARENTVOICE_RASA_TOKEN}\n" + ("rest:\n" if rest_channel else ""),
         encoding="utf-8",
     )
     return endpoints, credentials
@@ -138,6 +141,7 @@ class RasaServer:
         actions_url: str,
         log_file: Path,
         rasa_bin: Path,
+        rest_channel: bool = False,
     ) -> None:
         parsed = urlparse(url)
         if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
@@ -155,6 +159,7 @@ class RasaServer:
             log_file,
             rasa_bin,
         )
+        self._rest_channel = rest_channel
         self._proc: asyncio.subprocess.Process | None = None
         self._log_handle: object | None = None
 
@@ -162,7 +167,9 @@ class RasaServer:
         """Start Rasa (returns at once; use ``wait_ready``). Any earlier process is stopped first."""
         await self.stop()
         project_dir, model, token, run_dir, tracker_db, actions_url, log_file, rasa_bin = self._args
-        endpoints, credentials = write_runtime_files(run_dir, tracker_db, actions_url)
+        endpoints, credentials = write_runtime_files(
+            run_dir, tracker_db, actions_url, self._rest_channel
+        )
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handle = log_file.open("ab")
         self._log_handle = handle

@@ -31,6 +31,7 @@ from bot.channels.twilio import UNSUBSCRIBED, TwilioChannel, TwilioSettings
 from bot.channels.web import WebChatChannel
 from bot.config import Config
 from bot.errors import RasaError, WebhookRejected
+from bot.flood import FloodControl
 from bot.logs import quiet_third_party
 from bot.pipeline import Pipeline, SafeguardingSettings
 from bot.rasa import RasaClient
@@ -42,7 +43,7 @@ from bot.staff.web import StaffWeb
 from bot.vault import Vault
 from flows.compile import compile_flows, write_compiled
 from flows.spec import load_flows
-from storage import conversations, outbox
+from storage import conversations, outbox, retention
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.models import Conversation, Participant
 
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 RETRY_INTERVAL = 5.0  # seconds between passes over inbox items left pending
 ACTIONS_PATH = "/rasa/actions/webhook"
-TELEGRAM_PER_CHAT_PER_SECOND = 1.0  # Telegram's advice for one chat
 # A conversation untouched this long is closed as expired (answers kept). It must be shorter than
 # rasa.tracker_retention_days, so Rasa never forgets a conversation the app still has open.
 CONVERSATION_EXPIRY = timedelta(days=7)
@@ -325,7 +325,7 @@ def create_app(
             max_attempts=config.outbox.max_attempts,
             per_second=config.outbox.per_channel_per_second,
             channel_rates={kind: tw.per_second for kind in runtime.twilio},
-            chat_rates={"telegram": TELEGRAM_PER_CHAT_PER_SECOND},
+            chat_rates={"telegram": config.channels.telegram.per_chat_per_second},
             instance=f"{socket.gethostname()}:{config.server.port}",
             whatsapp_templates=tw.whatsapp_templates,
         )
@@ -352,6 +352,8 @@ def create_app(
                 helplines=staff.helplines,
                 staff_channels=tuple(staff_addresses),
             ),
+            flood=FloodControl(config.server.per_sender_per_minute),
+            instance=f"{socket.gethostname()}:{config.server.port}",
         )
         if staff.classifier:  # train the insight models now, not on the first message
             tasks.append(asyncio.create_task(runtime.pipeline.warm_up(), name="insight-training"))
@@ -372,6 +374,17 @@ def create_app(
                 log.info("expired %s idle conversations", expired)
             cutoff = (now - timedelta(days=config.rasa.tracker_retention_days)).timestamp()
             await asyncio.to_thread(tracker_store.purge_older_than, config.rasa.tracker_db, cutoff)
+            keep = config.retention
+            async with sessions.begin() as session:
+                gone = await retention.apply(
+                    session, now, transcript_days=keep.transcript_days,
+                    idle_days=keep.idle_days, followup_days=keep.followup_days,
+                )  # fmt: skip
+            if gone.conversations or gone.contacts:
+                log.info(
+                    "retention: deleted %s old conversations and %s addresses",
+                    gone.conversations, gone.contacts,
+                )  # fmt: skip
 
         tasks.append(asyncio.create_task(_every(3600.0, stop, expire), name="expiry"))
 

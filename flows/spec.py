@@ -34,13 +34,15 @@ REQUIRED_MESSAGES = (
     "invalid_yes_no",
     "finished",
     "too_long",
+    # Sent by the app itself, never by Rasa: the one gentle reminder to a parent who stopped
+    # part-way, the thanks for a reply to an outcome ("you said, we did"), and "bear with us"
+    # to a parent whose message has waited more than 30 seconds (Rasa down, say).
+    "reminder",
+    "outcome_reply_thanks",
+    "held",
     # Signposting for a possible disclosure, one per safeguarding category. {emergency},
     # {urgent_medical}, {samaritans}, {shout}, {domestic_abuse} and {nspcc} are filled in from the
     # deployment's config (safeguarding.helplines).
-    # Sent by the app itself, never by Rasa: the one gentle reminder to a parent who stopped
-    # part-way, and the thanks for a reply to an outcome ("you said, we did").
-    "reminder",
-    "outcome_reply_thanks",
     "safeguarding_medical_emergency",
     "safeguarding_self_harm",
     "safeguarding_perinatal_mental_health",

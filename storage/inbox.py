@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboxItem
@@ -55,6 +55,33 @@ async def pending_for(session: AsyncSession, participant_id: int) -> list[int]:
         .order_by(InboxItem.id)
     )
     return list(rows)
+
+
+async def waiting_since(session: AsyncSession, cutoff: datetime) -> list[int]:
+    """Participants with a message pending since ``cutoff`` or before, not yet told it waits."""
+    rows = await session.scalars(
+        select(InboxItem.participant_id)
+        .where(InboxItem.status == "pending")
+        .group_by(InboxItem.participant_id)
+        .having(func.min(InboxItem.received_at) <= cutoff)
+        .having(func.count(InboxItem.held_notice_at) == 0)
+    )
+    return list(rows)
+
+
+async def mark_held_notice(session: AsyncSession, participant_id: int, now: datetime) -> bool:
+    """Note that this participant has been told their pending messages are waiting. False if
+    another process got there first (its UPDATE holds the rows; ours then finds none unmarked)."""
+    result = await session.execute(
+        update(InboxItem)
+        .where(
+            InboxItem.participant_id == participant_id,
+            InboxItem.status == "pending",
+            InboxItem.held_notice_at.is_(None),
+        )
+        .values(held_notice_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def done(item: InboxItem, now: datetime) -> None:

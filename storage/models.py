@@ -50,6 +50,10 @@ class Participant(Base):
     unreachable_at: Mapped[datetime | None]  # the channel refused for good (blocked, bad number)
     erase_asked_at: Mapped[datetime | None]  # said "delete my data"; we await their yes or no
     erase_requested_at: Mapped[datetime | None]  # confirmed "delete my data"; row goes once told
+    # The app process answering this participant's messages, and until when (a lease): one at a
+    # time across processes, so their messages are answered in order (storage/participants.py).
+    processing_by: Mapped[str | None] = mapped_column(String(128))
+    processing_until: Mapped[datetime | None]
     # Keyed digests only (bot.redact.RedactionState): placeholders stay consistent for this person.
     redaction_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -151,6 +155,8 @@ class InboxItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
+    # When the parent was told this message is safe and waiting (at most once per wait).
+    held_notice_at: Mapped[datetime | None]
 
 
 class OutboxItem(Base):

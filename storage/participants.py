@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Contact, Participant
@@ -25,22 +27,72 @@ async def get_or_create(
     sealed_address: bytes,
     now: datetime,
 ) -> Participant:
-    """Find the participant or create them with their sealed address in the vault."""
+    """Find the participant or create them with their sealed address in the vault.
+
+    Two app processes can take a new parent's first two messages at once: each inserts with ON
+    CONFLICT DO NOTHING (PostgreSQL makes the second wait for the first), then reads the one row.
+    """
     participant = await by_pseudonym(session, pseudonym)
     if participant is None:
-        participant = Participant(
-            pseudonym=pseudonym,
-            channel=channel,
-            language=language,
-            created_at=now,
-            redaction_state={},
+        await session.execute(
+            _insert(session, Participant)
+            .values(
+                pseudonym=pseudonym,
+                channel=channel,
+                language=language,
+                created_at=now,
+                redaction_state={},
+            )  # fmt: skip
+            .on_conflict_do_nothing(index_elements=["pseudonym"])
         )
-        participant.contact = Contact(address_encrypted=sealed_address, created_at=now)
-        session.add(participant)
-        await session.flush()
+        participant = await by_pseudonym(session, pseudonym)
+        assert participant is not None
+    if await session.get(Contact, participant.id) is None:
+        # New, or their address was purged (storage/retention.py) and they have written again.
+        await session.execute(
+            _insert(session, Contact)
+            .values(participant_id=participant.id, address_encrypted=sealed_address, created_at=now)
+            .on_conflict_do_nothing(index_elements=["participant_id"])
+        )
     participant.last_inbound_at = now
     participant.unreachable_at = None  # they just wrote to us: we can reach them again
     return participant
+
+
+def _insert(session: AsyncSession, model: type[Participant] | type[Contact]) -> Any:
+    """INSERT for this database, with ON CONFLICT (PostgreSQL's or SQLite's)."""
+    bind = session.bind
+    dialect = bind.dialect.name if bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def claim(
+    session: AsyncSession, participant_id: int, instance: str, now: datetime, lease: timedelta
+) -> bool:
+    """Take the lease on answering this participant: True if no other process holds it (or
+    theirs has run out, as when a process dies mid-way)."""
+    result = await session.execute(
+        update(Participant)
+        .where(
+            Participant.id == participant_id,
+            or_(
+                Participant.processing_until.is_(None),
+                Participant.processing_until < now,
+                Participant.processing_by == instance,
+            ),
+        )
+        .values(processing_by=instance, processing_until=now + lease)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def release(session: AsyncSession, participant_id: int, instance: str) -> None:
+    """Give the lease back (only our own)."""
+    await session.execute(
+        update(Participant)
+        .where(Participant.id == participant_id, Participant.processing_by == instance)
+        .values(processing_by=None, processing_until=None)
+    )
 
 
 async def for_sending(

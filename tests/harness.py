@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from bot.config import Config, load_config
+from bot.rasa import RasaClient
 from bot.server import create_app
 from tests.fakes.twilio_api import ACCOUNT_SID as TWILIO_ACCOUNT_SID
 from tests.fakes.twilio_api import AUTH_TOKEN as TWILIO_AUTH_TOKEN
@@ -23,6 +27,34 @@ TWILIO_SMS_FROM = "+447700900001"
 TWILIO_WHATSAPP_FROM = "+447700900002"
 # WhatsApp messages outside the 24-hour window go out as this (synthetic) approved template.
 WHATSAPP_TEMPLATE_SID = "HX" + "0123456789abcdef" * 2
+
+
+async def wait_healthy(url: str, up: tuple[int, ...] = (200,), seconds: float = 60.0) -> None:
+    """Until the app at ``url`` answers /healthz with one of ``up`` (503 counts where Rasa is not
+    needed: the app is serving, only Rasa is not ok)."""
+    async with httpx.AsyncClient(timeout=2) as probe:
+        for _ in range(int(seconds * 10)):
+            try:
+                if (await probe.get(f"{url}/healthz")).status_code in up:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the app at {url} did not become healthy")
+
+
+@contextlib.asynccontextmanager
+async def rasa_unreachable(app: RunningApp) -> AsyncIterator[None]:
+    """Rasa stopped, as the running app sees it: nothing listens on its port, so every call is
+    refused. Rasa is back when the block ends."""
+    pipeline = app.runtime.pipeline
+    real, dead = pipeline._rasa, RasaClient(f"http://127.0.0.1:{free_port()}", "x", timeout=1)
+    pipeline._rasa = dead
+    try:
+        yield
+    finally:
+        pipeline._rasa = real
+        await dead.aclose()
 
 
 def free_port() -> int:
@@ -97,6 +129,8 @@ def config_env(
         "PARENTVOICE__DATABASE__URL": db_url,
         "PARENTVOICE__SERVER__PORT": str(port),
         "PARENTVOICE__SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # Test parents answer at machine speed; tests/test_flood.py checks the real limit.
+        "PARENTVOICE__SERVER__PER_SENDER_PER_MINUTE": "600",
         "PARENTVOICE__RASA__URL": rasa_url,
         "PARENTVOICE__RASA__TOKEN": rasa_token,
         "PARENTVOICE__RASA__MANAGE": "false",
@@ -105,6 +139,7 @@ def config_env(
         "PARENTVOICE__CHANNELS__TELEGRAM__TOKEN": "123456:TEST-token-synthetic",
         "PARENTVOICE__CHANNELS__TELEGRAM__WEBHOOK_SECRET": "test-webhook-secret",
         "PARENTVOICE__CHANNELS__TELEGRAM__API_BASE_URL": telegram_api,
+        "PARENTVOICE__CHANNELS__TELEGRAM__PER_CHAT_PER_SECOND": "50",  # machine-speed parents
         "PARENTVOICE__SECURITY__PSEUDONYM_KEY": pseudonym_key,
         "PARENTVOICE__LOGGING__FILE": str(tmp / f"app-{port}.log"),
         # Safeguarding alerts go to a staff Telegram chat at the fake Bot API.

@@ -29,10 +29,11 @@ async def test_web_chat_talks_to_the_bot(app: RunningApp) -> None:
                 "/chat/api/messages", params={"session": session, "after": after, "wait": 2}
             )
             got += poll.json()["messages"]
-            if len(got) >= 2:
+            if len(got) >= 3:
                 break
-        assert "We would like to hear" in str(got[0]["text"])
-        assert got[1]["choices"] == ["Yes", "No"]
+        assert str(got[0]["text"]).startswith("Choose your language")
+        assert "We would like to hear" in str(got[1]["text"])
+        assert got[2]["choices"] == ["Yes", "No"]
 
 
 async def test_telegram_polling_mode(app: RunningApp, telegram_api: FakeTelegramAPI) -> None:
@@ -48,10 +49,10 @@ async def test_telegram_polling_mode(app: RunningApp, telegram_api: FakeTelegram
         chat_id = 880_000_123
         telegram_api.push_update(make_text_update(55_001, chat_id, "hi"))
         for _ in range(200):
-            if len([m for m in telegram_api.sent if str(m["chat_id"]) == str(chat_id)]) >= 2:
+            if len([m for m in telegram_api.sent if str(m["chat_id"]) == str(chat_id)]) >= 3:
                 break
             await asyncio.sleep(0.05)
         texts = [m["text"] for m in telegram_api.sent if str(m["chat_id"]) == str(chat_id)]
-        assert len(texts) == 2 and "We would like to hear" in texts[0]
+        assert len(texts) == 3 and "We would like to hear" in texts[1]
     finally:
         await polling.stop()

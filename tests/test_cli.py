@@ -222,3 +222,57 @@ def test_staff_add_takes_a_password_from_stdin_or_prints_a_one_time_link(tmp_pat
     ]:
         result = _run("staff", "add", *args, stdin=stdin, env=env)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_rotating_the_vault_key_reseals_every_address(tmp_path: Path) -> None:
+    """Old key → "NEW,OLD" in the environment → `keys rotate-vault` → NEW alone opens them all;
+    a key that opens nothing is a clear error, not a crash."""
+    import asyncio
+    import os
+    from datetime import UTC, datetime
+
+    from cryptography.fernet import Fernet
+    from sqlalchemy import select
+
+    from bot.vault import Vault
+    from storage.db import make_engine, make_sessionmaker, migrate
+    from storage.models import Contact, Participant
+
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    url = f"sqlite:///{tmp_path / 'vault.db'}"
+    migrate(url)
+    phones = [f"+447700900{n:03d}" for n in range(700, 1000)]  # synthetic (Ofcom drama range)
+
+    async def store() -> None:
+        engine = make_engine(url)
+        async with make_sessionmaker(engine).begin() as session:
+            for n, phone in enumerate(phones):
+                person = Participant(pseudonym=f"vault-test-{n}", channel="sms", language="en",
+                                     created_at=datetime.now(UTC))  # fmt: skip
+                session.add(person)
+                await session.flush()
+                session.add(Contact(participant_id=person.id, created_at=datetime.now(UTC),
+                                    address_encrypted=Vault(old).seal(phone)))  # fmt: skip
+        await engine.dispose()
+
+    async def opened(key: bytes) -> list[str]:
+        engine = make_engine(url)
+        async with make_sessionmaker(engine)() as session:
+            rows = await session.scalars(select(Contact).order_by(Contact.participant_id))
+            found = [Vault(key).open(row.address_encrypted) for row in rows]
+        await engine.dispose()
+        return found
+
+    asyncio.run(store())
+    env = {**os.environ, "PARENTVOICE__DATABASE__URL": url}
+    rotating = {**env, "PARENTVOICE__SECURITY__VAULT_KEY": f"{new.decode()},{old.decode()}"}
+    result = _run("keys", "rotate-vault", env=rotating)
+    assert result.returncode == 0, result.stderr
+    assert "re-sealed 300 contact addresses with the newest of 2 vault key(s)" in result.stdout
+    assert asyncio.run(opened(new)) == phones  # the new key alone now opens every one
+
+    wrong = {**env, "PARENTVOICE__SECURITY__VAULT_KEY": Fernet.generate_key().decode()}
+    refused = _run("keys", "rotate-vault", env=wrong)
+    assert refused.returncode == 2
+    assert "cannot be read with security.vault_key" in refused.stderr
+    assert asyncio.run(opened(new)) == phones  # nothing was changed by the failed run

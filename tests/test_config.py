@@ -99,3 +99,29 @@ def test_schedule_defaults_and_turning_quiet_hours_and_reminders_off() -> None:
         },
     )
     assert off.schedule.quiet.describe() == "none" and off.schedule.reminder_after is None
+
+
+def test_a_public_deployment_takes_every_secret_from_the_environment(tmp_path: Path) -> None:
+    public = {"PARENTVOICE__SERVER__PUBLIC_URL": "https://pv.example.org"}
+    # config.yaml's development keys are refused once the app is public...
+    with pytest.raises(ConfigError, match=r"security.pseudonym_key must come from the environment"):
+        load_config(ROOT / "config.yaml", environ=public)
+    keys = {
+        "PARENTVOICE__SECURITY__PSEUDONYM_KEY": "a-long-synthetic-pseudonym-key",
+        "PARENTVOICE__SECURITY__VAULT_KEY": "c3ludGhldGljLXZhdWx0LWtleS0wMTIzNDU2Nzg5YWI=",
+    }
+    config = load_config(ROOT / "config.yaml", environ=public | keys)  # ...and fine from the env
+    assert config.security.pseudonym_key == b"a-long-synthetic-pseudonym-key"
+    # A secret written into a config file is refused too, whichever it is.
+    with pytest.raises(ConfigError, match=r"channels.twilio.auth_token must come from"):
+        load_config(_with(tmp_path, 'auth_token: ""', "auth_token: in-the-file"),
+                    environ=public | keys)  # fmt: skip
+
+
+def _with(tmp: Path, old: str, new: str) -> Path:
+    """A copy of config.yaml with one line changed."""
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    assert old in text, old
+    copy = tmp / "config.yaml"
+    copy.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return copy

@@ -65,9 +65,9 @@ async def test_app_runs_rasa_itself_and_restarts_it(tmp_path: Path, rasa_token: 
     try:
         session = str(uuid.uuid4())
         # A message sent before Rasa is up is kept and answered once it is.
-        early = asyncio.create_task(_chat(app.url, session, "hello", 2))
+        early = asyncio.create_task(_chat(app.url, session, "hello", 3))
         await _wait_rasa(app.url, "ok")
-        assert "We would like to hear" in (await early)[0]
+        assert "We would like to hear" in (await early)[1]
         assert (tmp_path / "managed" / "rasa.log").exists()
 
         server = app.runtime.rasa_server
@@ -75,8 +75,8 @@ async def test_app_runs_rasa_itself_and_restarts_it(tmp_path: Path, rasa_token: 
         os.kill(server._proc.pid, signal.SIGKILL)
         await _wait_rasa(app.url, "unavailable", timeout=20)
         await _wait_rasa(app.url, "ok")
-        replies = await _chat(app.url, session, "yes", 3)
-        assert "Which service was it?" in replies[2]
+        replies = await _chat(app.url, session, "yes", 4)  # the whole chat so far
+        assert "Which service was it?" in replies[3]
     finally:
         await app.stop()
     assert not app.runtime.rasa_server.running  # stopped with the app

@@ -1,4 +1,5 @@
-"""Real app processes (`parentvoice serve`) delivering through the fake Twilio API:
+"""Real app processes (`parentvoice serve`) receiving and delivering through the fake Twilio API:
+- kill -9 of the app while a burst of parents' messages arrives: every message is answered once;
 - kill -9 in the middle of a burst: after a restart every queued message arrives, each exactly
   once (the sender asks Twilio about any send the crash cut short);
 - two processes on one PostgreSQL share the queue: each message sent exactly once."""
@@ -6,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -22,8 +22,15 @@ import psycopg
 from bot.config import load_config
 from bot.vault import Vault
 from storage.db import make_engine, make_sessionmaker, migrate
-from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioAPI
-from tests.harness import ROOT, free_port
+from tests.fakes.twilio_api import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FakeTwilioAPI,
+    new_sid,
+    signed_form,
+    sms_params,
+)
+from tests.harness import ROOT, free_port, wait_healthy
 from tests.queued import drama_number, queue_messages
 
 MESSAGES = 200
@@ -135,13 +142,8 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
             processes.append(serve(env))
             urls.append(env["PARENTVOICE__SERVER__PUBLIC_URL"])
         # Both up before there is work: otherwise the first to start can take it all.
-        async with httpx.AsyncClient(timeout=2) as http:
-            for url in urls:
-                for _ in range(600):
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await http.get(f"{url}/healthz")).status_code in (200, 503):
-                            break
-                    await asyncio.sleep(0.1)
+        for url in urls:
+            await wait_healthy(url, up=(200, 503))  # Rasa is not needed to send
         await queue_sms(db_url, 1000, "shared")
 
         def shared() -> Counter[str]:
@@ -171,3 +173,181 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
     assert set(by_process) == {"+447700900011", "+447700900012"}, (
         f"both processes should send: {by_process}"
     )
+
+
+async def test_kill_9_of_the_receiving_app_mid_burst_every_acknowledged_message_answered_once(
+    tmp_path: Path,
+    twilio_api: FakeTwilioAPI,
+    rasa_server: str,
+    rasa_token: str,
+    actions_host: object,
+) -> None:
+    """80 parents text at once; the app is killed with SIGKILL part-way. Every message it had
+    acknowledged (200) is answered after the restart, and every one it had not is delivered
+    again by the platform with the same MessageSid (Twilio's retry): each parent then has the
+    whole welcome exactly once, never twice."""
+    db_url = f"sqlite:///{tmp_path / 'inbound-crash.db'}"
+    env = app_env(db_url, twilio_api.base_url, tmp_path) | {
+        "PARENTVOICE__RASA__URL": rasa_server,
+        "PARENTVOICE__RASA__TOKEN": rasa_token,
+        "PARENTVOICE__RASA__TRACKER_DB": str(tmp_path.parent / "rasa-tracker.db"),
+        "PARENTVOICE__SERVER__PER_SENDER_PER_MINUTE": "0",
+    }
+    url = env["PARENTVOICE__SERVER__PUBLIC_URL"]
+    phones = [f"+441134960{n:03d}" for n in range(80)]  # Ofcom's drama range for Leeds
+    forms = {phone: sms_params(new_sid(), phone, "hi") for phone in phones}
+    twilio_api.reset()
+    twilio_api.latency = 0.02
+
+    async def post(client: httpx.AsyncClient, phone: str) -> bool:
+        headers, body = signed_form(f"{url}/webhooks/twilio/sms", forms[phone])
+        try:
+            response = await client.post("/webhooks/twilio/sms", content=body, headers=headers)
+        except httpx.HTTPError:
+            return False  # the connection died with the app: not acknowledged
+        return response.status_code == 200
+
+    def replies(phone: str) -> list[str]:
+        return [m["Body"] for m in twilio_api.sent if m.get("To") == phone]
+
+    first = serve(env)
+    try:
+        await wait_healthy(url)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            burst = [asyncio.create_task(post(client, phone)) for phone in phones]
+            while sum(task.done() and task.result() for task in burst) < 20:
+                await asyncio.sleep(0.01)
+            os.kill(first.pid, signal.SIGKILL)
+            acknowledged = dict(zip(phones, await asyncio.gather(*burst), strict=True))
+        await asyncio.to_thread(first.wait)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert 20 <= sum(acknowledged.values()) < len(phones), "the kill should land mid-burst"
+
+    second = serve(env)
+    try:
+        await wait_healthy(url)
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            for phone, ok in acknowledged.items():
+                if not ok:  # the platform tries again, with the same MessageSid
+                    assert await post(client, phone)
+        for _ in range(1200):
+            if all(len(replies(phone)) >= 3 for phone in phones):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # anything answered twice would arrive now
+    finally:
+        second.terminate()
+        await asyncio.to_thread(second.wait, 15)
+        twilio_api.latency = 0.0
+    missing = [phone for phone in phones if len(replies(phone)) < 3]
+    twice = [phone for phone in phones if len(replies(phone)) > 3]
+    assert missing == [] and twice == [], (missing, twice)
+    for phone in phones:
+        got = replies(phone)
+        assert got[0].startswith("Choose your language") and "We would like to hear" in got[1]
+
+
+async def test_two_app_processes_answer_each_parent_in_order(
+    tmp_path: Path,
+    twilio_api: FakeTwilioAPI,
+    rasa_server: str,
+    rasa_token: str,
+    actions_host: object,
+) -> None:
+    """Two `parentvoice serve` processes on one PostgreSQL behind one number. Six parents' messages
+    arrive at the two by turns, each as soon as the one before is in the inbox, without waiting
+    for answers, so each process keeps receiving messages of a parent the other is answering.
+    Every parent is answered once per message, in order (the participant's lease), and their
+    answers are stored in order."""
+    name = f"pv_order_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    script = [("hi", "Choose your language"), ("yes", "Which service"), ("1", "What went well"),
+              ("she was kind", "What could have been better"),
+              ("the wait", "Did you know where to go"), ("yes the leaflet", "Did staff listen")]  # fmt: skip
+    phones = [f"+441134960{n:03d}" for n in range(100, 106)]  # Ofcom's drama range for Leeds
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await asyncio.to_thread(migrate, db_url)
+        twilio_api.reset()
+        twilio_api.latency = 0.005
+        urls = []
+        for _ in range(2):
+            env = app_env(db_url, twilio_api.base_url, tmp_path) | {
+                "PARENTVOICE__RASA__URL": rasa_server,
+                "PARENTVOICE__RASA__TOKEN": rasa_token,
+                "PARENTVOICE__RASA__TRACKER_DB": str(tmp_path.parent / "rasa-tracker.db"),
+                "PARENTVOICE__CHANNELS__TWILIO__PER_SECOND": "1000",
+                "PARENTVOICE__SERVER__PER_SENDER_PER_MINUTE": "0",
+                "PARENTVOICE__LOGGING__FILE": str(tmp_path / f"order-{len(processes)}.log"),
+            }
+            processes.append(serve(env))
+            urls.append(env["PARENTVOICE__SERVER__PUBLIC_URL"])
+        for url in urls:
+            await wait_healthy(url)
+        clients = [httpx.AsyncClient(base_url=url, timeout=30) for url in urls]
+        try:
+            posts = []
+            for step, (text, _) in enumerate(script):
+                for n, phone in enumerate(phones):
+                    which = (step + n) % 2  # by turns: a parent's next message goes to the other
+                    path, url = "/webhooks/twilio/sms", urls[which]
+                    headers, body = signed_form(f"{url}{path}", sms_params(new_sid(), phone, text))
+                    posts.append(
+                        asyncio.create_task(
+                            clients[which].post(path, content=body, headers=headers)
+                        )
+                    )
+                # Next only once these are in the inbox (so arrival order is send order), but
+                # without waiting for their answers: the two processes' work overlaps.
+                await _wait_for_inbox(db_url, len(phones) * (step + 1))
+            answered = await asyncio.gather(*posts)
+            assert [r.status_code for r in answered] == [200] * len(posts), [
+                r.text for r in answered if r.status_code != 200
+            ][:3]
+
+            def replies(phone: str) -> list[str]:
+                return [m["Body"] for m in twilio_api.sent if m.get("To") == phone]
+
+            expected = 3 + len(script) - 1  # the welcome is three messages
+            for _ in range(600):
+                if all(len(replies(phone)) >= expected for phone in phones):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+        finally:
+            for client in clients:
+                await client.aclose()
+        for phone in phones:
+            got = replies(phone)
+            assert len(got) == expected, (phone, [text[:30] for text in got])
+            wanted = [script[0][1], "We would like to hear", "We keep your answers"]
+            wanted += [reply for _, reply in script[1:]]
+            assert all(want in text for want, text in zip(wanted, got, strict=True)), (phone, got)
+        with psycopg.connect(db_url.replace("+psycopg", "")) as conn:
+            rows = conn.execute("SELECT question_id, value FROM answers ORDER BY id").fetchall()
+        assert len([row for row in rows if row[0] == "went_well"]) == len(phones)
+        assert {value for question, value in rows if question == "went_well"} == {"she was kind"}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await asyncio.to_thread(process.wait, 15)
+        twilio_api.latency = 0.0
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _wait_for_inbox(db_url: str, count: int) -> None:
+    """Until the inbox holds ``count`` messages (recorded, not necessarily answered)."""
+    plain = db_url.replace("+psycopg", "")
+    for _ in range(600):
+        with psycopg.connect(plain) as conn:
+            row = conn.execute("SELECT count(*) FROM inbox").fetchone()
+        if row is not None and row[0] >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the inbox never held {count} messages")

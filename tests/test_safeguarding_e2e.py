@@ -116,7 +116,7 @@ async def test_disclosure_mid_form_gets_help_first_staff_are_told_and_the_chat_g
         assert response.status_code == 200
         return await parent.expect_replies(before, replies)
 
-    await say("hi", 2)
+    await say("hi", 3)
     await say("yes", 1)  # takes part
     assert "what went well" in (await say("1", 1))[0].lower()
     went_well = await say("she was kind and listened to me", 1)
@@ -210,9 +210,10 @@ async def test_rasa_nlu_layer_catches_what_the_patterns_miss_first_message_and_m
         return await parent.expect_replies(before, replies)
 
     # The very first message (no turn yet: Rasa's NLU is asked directly), then the intro.
-    got = await say(poisoning, 3)
+    got = await say(poisoning, 4)
     assert "not watched in real time" in got[0] and "999" in got[0]
-    assert "thank you for stopping by" in got[1].lower() and "happy to start" in got[2].lower()
+    assert got[1].startswith("Choose your language")  # a first message: the menu and the welcome
+    assert "thank you for stopping by" in got[2].lower() and "happy to start" in got[3].lower()
     await say("yes", 1)
     await say("1", 1)
     # Mid-form: the action endpoint reports Rasa's disclosure intent; help comes first and the

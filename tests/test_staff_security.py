@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from bot.vault import Vault
@@ -166,7 +167,11 @@ async def test_session_cookie_flags_headers_and_signing_out(
     # Served over HTTPS (its public URL), the cookies are Secure too.
     public = RunningApp(
         staff_app_config(
-            tmp_path, telegram_api, PARENTVOICE__SERVER__PUBLIC_URL="https://pv.example.org"
+            tmp_path,
+            telegram_api,
+            PARENTVOICE__SERVER__PUBLIC_URL="https://pv.example.org",
+            # A public deployment takes every secret from the environment (bot/config.py).
+            PARENTVOICE__SECURITY__VAULT_KEY=Fernet.generate_key().decode(),
         ),
         Clock(NOW),
     )

@@ -78,13 +78,13 @@ async def test_sms_stop_mid_flow_one_confirmation_then_nothing_ever(
     app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     someone = parent(app, telegram_api, twilio_api, "sms")
-    await talk(someone, [("hi", 2), ("yes", 1), ("1", 1)])
+    await talk(someone, [("hi", 3), ("yes", 1), ("1", 1)])
     await talk(someone, [("STOP", 1)])
     assert "We will not message you again" in someone.replies()[-1]
     await talk(someone, [("stop", 0), ("hello?", 0), ("1", 0)])
     await queue_later_message(app, someone, "reminder", "Would you like to finish telling us?")
     await asyncio.sleep(1.5)
-    assert len(someone.replies()) == 5  # the later message was not sent either
+    assert len(someone.replies()) == 6  # the later message was not sent either
     async with app.runtime.pipeline._sessions() as session:
         last = (await session.scalars(select(OutboxItem).order_by(OutboxItem.id.desc()))).first()
     assert (
@@ -96,7 +96,7 @@ async def test_sms_start_after_stop_opts_back_in(
     app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     someone = parent(app, telegram_api, twilio_api, "sms")
-    await talk(someone, [("hi", 2), ("STOP", 1), ("START", 2)])
+    await talk(someone, [("hi", 3), ("STOP", 1), ("START", 2)])
     assert "Happy to start?" in someone.replies()[-1]
 
 
@@ -105,11 +105,11 @@ async def test_429_then_201_is_delivered_exactly_once(
 ) -> None:
     someone = parent(app, telegram_api, twilio_api, "sms")
     twilio_api.fail_next(429, 20429, "Too Many Requests", retry_after=1)
-    await talk(someone, [("hi", 2)])
+    await talk(someone, [("hi", 3)])
     await asyncio.sleep(1.5)
     bodies = someone.replies()
-    assert len(bodies) == 2 and len(set(bodies)) == 2
-    assert "We would like to hear" in bodies[0]
+    assert len(bodies) == 3 and len(set(bodies)) == 3
+    assert "We would like to hear" in bodies[1]
 
 
 async def test_500_for_30_seconds_is_delivered_after(
@@ -118,18 +118,18 @@ async def test_500_for_30_seconds_is_delivered_after(
     someone = parent(app, telegram_api, twilio_api, "sms")
     twilio_api.fail_for(30.0, status=500)
     await someone.say("hi")
-    got = await someone.expect_replies(0, 2, timeout=75)
-    assert len(got) == 2 and "We would like to hear" in got[0]
+    got = await someone.expect_replies(0, 3, timeout=75)
+    assert len(got) == 3 and "We would like to hear" in got[1]
 
 
 async def test_whatsapp_25_hours_after_last_message_goes_as_the_template(
     app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     someone = parent(app, telegram_api, twilio_api, "whatsapp")
-    await talk(someone, [("hi", 2), ("yes", 1)])
+    await talk(someone, [("hi", 3), ("yes", 1)])
     app.clock.advance(hours=25)
     await queue_later_message(app, someone, "reminder", "Would you like to finish telling us?")
-    got = await someone.expect_replies(3, 1)
+    got = await someone.expect_replies(4, 1)  # after the menu, welcome, consent and next question
     assert len(got) == 1
     sent = [m for m in twilio_api.sent if m.get("To") == f"whatsapp:{someone.phone}"][-1]
     assert sent.get("ContentSid") == WHATSAPP_TEMPLATE_SID and "Body" not in sent
@@ -140,7 +140,7 @@ async def test_status_callbacks_in_any_order_or_twice(
     app: RunningApp, telegram_api: FakeTelegramAPI, twilio_api: FakeTwilioAPI
 ) -> None:
     someone = parent(app, telegram_api, twilio_api, "sms")
-    await talk(someone, [("hi", 2)])
+    await talk(someone, [("hi", 3)])
     sessions = app.runtime.pipeline._sessions
     async with sessions() as session:
         p = await session.scalar(

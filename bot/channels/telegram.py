@@ -156,8 +156,10 @@ class TelegramChannel:
         if not isinstance(data, dict):
             raise WebhookRejected(400, "body is not a JSON object")
         update_id = data.get("update_id")
-        if not isinstance(update_id, int) or isinstance(update_id, bool):
+        if not isinstance(update_id, int) or not _is_id(update_id) or update_id < 0:
             raise WebhookRejected(400, "update_id is missing or not an integer")
+        if "message" in data:
+            _check_message(update_id, data["message"])
         try:
             update = telegram.Update.de_json(data, self._bot)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -465,3 +467,29 @@ async def _unless_stopped(call: Coroutine[Any, Any, _T], stop: asyncio.Event) ->
 async def _sleep_unless_stopped(delay: float, stop: asyncio.Event) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+def _is_id(value: object) -> bool:
+    """An integer as the Bot API sends ids and dates (at most 52 bits; never a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53
+
+
+def _check_message(update_id: int, message: object) -> None:
+    """The fields of a message we rely on have the types the Bot API gives them; otherwise the
+    body is not a real update (python-telegram-bot takes whatever it is given)."""
+    if not isinstance(message, dict):
+        raise WebhookRejected(400, f"update {update_id}: message is not an object")
+    chat, sender = message.get("chat"), message.get("from")
+    problems = [
+        not _is_id(message.get("message_id")) and "message_id",
+        not _is_id(message.get("date")) and "date",
+        not (isinstance(chat, dict) and _is_id(chat.get("id"))) and "chat.id",
+        not (isinstance(chat, dict) and isinstance(chat.get("type"), str)) and "chat.type",
+        "text" in message and not isinstance(message["text"], str) and "text",
+        sender is not None
+        and not (isinstance(sender, dict) and _is_id(sender.get("id")))
+        and "from",
+    ]
+    wrong = [name for name in problems if name]
+    if wrong:
+        raise WebhookRejected(400, f"update {update_id}: {', '.join(wrong)} missing or malformed")
