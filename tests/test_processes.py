@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -69,11 +70,32 @@ async def queue_sms(db_url: str, count: int, prefix: str) -> None:
     await engine.dispose()
 
 
+_PRINTED: dict[int, Path] = {}  # process id → the file its stdout and stderr go to
+
+
 def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    fd, name = tempfile.mkstemp(prefix="parentvoice-serve-", suffix=".log")
+    with os.fdopen(fd, "wb") as printed:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=env,
+            stdout=printed, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    _PRINTED[process.pid] = Path(name)
+    return process
+
+
+async def serving(url: str, process: subprocess.Popen[bytes], up: tuple[int, ...] = (200,)) -> None:
+    """Until the app ``process`` at ``url`` is healthy; if it exits or never gets there, fail with
+    the end of what it printed (a start-up crash is otherwise invisible)."""
+    waiting = asyncio.create_task(wait_healthy(url, up))
+    while not waiting.done() and process.poll() is None:
+        await asyncio.sleep(0.1)
+    if waiting.done() and waiting.exception() is None:
+        return
+    waiting.cancel()
+    printed = _PRINTED[process.pid].read_text(errors="replace")[-3000:]
+    state = "still running" if process.poll() is None else f"exited with {process.returncode}"
+    raise AssertionError(f"the app at {url} did not become healthy ({state}):\n{printed}")
 
 
 async def test_kill_9_mid_burst_then_restart_delivers_each_message_once(
@@ -128,7 +150,9 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        await asyncio.to_thread(migrate, db_url)  # first: two processes must not race to migrate
+        # No migration first: the two processes start together on a new database, so both
+        # migrate it at once (the migration lock) and both start their scheduler (whose table the
+        # migration makes: APScheduler making it itself, one of two processes failed to start).
         twilio_api.reset()
         twilio_api.latency = 0.005
         urls = []
@@ -142,8 +166,8 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
             processes.append(serve(env))
             urls.append(env["PARENTVOICE__SERVER__PUBLIC_URL"])
         # Both up before there is work: otherwise the first to start can take it all.
-        for url in urls:
-            await wait_healthy(url, up=(200, 503))  # Rasa is not needed to send
+        for url, process in zip(urls, processes, strict=True):
+            await serving(url, process, up=(200, 503))  # Rasa is not needed to send
         await queue_sms(db_url, 1000, "shared")
 
         def shared() -> Counter[str]:
@@ -212,7 +236,7 @@ async def test_kill_9_of_the_receiving_app_mid_burst_every_acknowledged_message_
 
     first = serve(env)
     try:
-        await wait_healthy(url)
+        await serving(url, first)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             burst = [asyncio.create_task(post(client, phone)) for phone in phones]
             while sum(task.done() and task.result() for task in burst) < 20:
@@ -227,7 +251,7 @@ async def test_kill_9_of_the_receiving_app_mid_burst_every_acknowledged_message_
 
     second = serve(env)
     try:
-        await wait_healthy(url)
+        await serving(url, second)
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             for phone, ok in acknowledged.items():
                 if not ok:  # the platform tries again, with the same MessageSid
@@ -286,8 +310,8 @@ async def test_two_app_processes_answer_each_parent_in_order(
             }
             processes.append(serve(env))
             urls.append(env["PARENTVOICE__SERVER__PUBLIC_URL"])
-        for url in urls:
-            await wait_healthy(url)
+        for url, process in zip(urls, processes, strict=True):
+            await serving(url, process)
         clients = [httpx.AsyncClient(base_url=url, timeout=30) for url in urls]
         try:
             posts = []
