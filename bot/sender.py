@@ -120,6 +120,10 @@ class OutboxSender:
         # sending when it died; other processes' rows wait for their lease to run out.
         self._instance = instance
         self._wake = asyncio.Event()
+        # Outcomes of sends already made whose recording failed (the database went away): they
+        # are recorded before anything else is claimed, not left to the 2-minute lease.
+        self._unsettled: list[tuple[_Job, _Outcome]] = []
+        self._unsettled_since: datetime | None = None
 
     def wake(self) -> None:
         """Ask for a delivery pass now (called after a transaction that queued messages)."""
@@ -158,6 +162,16 @@ class OutboxSender:
         without the database; one transaction records every outcome.
         """
         now = self._clock()
+        if self._unsettled:
+            assert self._unsettled_since is not None
+            if now - self._unsettled_since > outbox.SENDING_LEASE:
+                # Past the lease the rows are due again anyway: stop trying (so a recording that
+                # can never succeed does not stop the sender for good).
+                log.error("dropping %s unrecorded send outcomes", len(self._unsettled))
+                self._unsettled = []
+            else:  # raises while the database is still away; run() tries again
+                await self._settle(self._unsettled)
+                self._unsettled = []
         async with self._sessions.begin() as session:
             items = await outbox.due(session, now)
             # A row still "sending" was cut short (a crash, a lapsed lease): it may have gone out.
@@ -197,7 +211,10 @@ class OutboxSender:
             outcomes.append((job, result))
         try:
             await self._settle(outcomes)
-        except Exception as exc:  # rows stay "sending"; their lease brings them back
+        except Exception as exc:  # rows stay "sending" (the lease covers a crash) until recorded
+            if not self._unsettled:
+                self._unsettled_since = self._clock()
+            self._unsettled += outcomes
             log.error("outbox pass could not be settled: %s", type(exc).__name__)
         return len(jobs)
 
@@ -308,9 +325,10 @@ class OutboxSender:
                             outcome.unsubscribed
                         ):  # they texted STOP to the carrier: nothing more, ever
                             participant.opted_out_at = participant.opted_out_at or now
-                if job.kind == "erase_confirmation" and item.status in ("sent", "failed"):
-                    # The parent has been told (or cannot be): now forget them entirely.
-                    await erasure.delete_participant(session, job.participant_id)
+                if job.kind in outbox.ALWAYS_DELIVERED and item.status in ("sent", "failed"):
+                    # Erasing them? Once they have been told (or cannot be), and staff have had
+                    # any alert about them, forget them entirely.
+                    await erasure.forget_when_all_sent(session, job.participant_id)
 
 
 @dataclass(frozen=True)
