@@ -59,6 +59,21 @@ START = '/pv_start{"flow": "hcp_experience"}'  # what the app sends Rasa for a f
 _phones = itertools.count(0)  # Ofcom's drama range, 07700 900000-900999: never a real number
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants (from /proc)."""
+    ticks, pids = 0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Inboxes:
     """Replies per recipient as the fakes record them, counted incrementally (100 parents polling
     must not each rescan every message sent)."""
@@ -190,8 +205,10 @@ async def main() -> None:
                 "PARENTVOICE__LOGGING__LEVEL": "WARNING",
                 "PARENTVOICE__LOGGING__FILE": "",
             }
-            app = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            app_log = tmp / "app.log"
+            with app_log.open("wb") as printed:
+                app = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT,
+                                       env=env, stdout=printed, stderr=subprocess.STDOUT)  # fmt: skip
             try:
                 await rasa.start()
                 await rasa.wait_ready()
@@ -211,25 +228,45 @@ async def main() -> None:
                         lambda i: pipeline_parent(app_client, inboxes, base + i, ids, public_url),
                     )
                     await round_of(2, 2, lambda i: raw_rasa_parent(rasa_client, i))
+                    assert rasa._proc is not None
+                    rasa_pid = rasa._proc.pid
+
+                    def cpu() -> tuple[float, float]:
+                        return cpu_seconds(app.pid), cpu_seconds(rasa_pid)
+
                     for level in levels:
                         parents = max(level, args.parents_min)
+                        before = cpu()
                         raw = await round_of(
                             level, parents, lambda i: raw_rasa_parent(rasa_client, i)
                         )
+                        between = cpu()
                         base = next(offset)
                         ours = await round_of(
                             level, parents,
                             lambda i, b=base: pipeline_parent(app_client, inboxes, b + i, ids, public_url),
                         )  # fmt: skip
-                        assert rasa._proc is not None
+                        after = cpu()
+                        # CPU ms per turn in each process (the app answers Rasa's form actions in
+                        # both; in the pipeline it also does everything a message goes through).
+                        for (start, end), figures_of in (
+                            ((before, between), raw), ((between, after), ours),
+                        ):  # fmt: skip
+                            turns = figures_of["turns"]
+                            figures_of["app_cpu_ms"] = round((end[0] - start[0]) * 1000 / turns, 1)
+                            figures_of["rasa_cpu_ms"] = round((end[1] - start[1]) * 1000 / turns, 1)
                         figures["rounds"][level] = {
                             "parents": parents,
                             "raw_rasa": raw,
                             "pipeline": ours,
                             "throughput_ratio": round(ours["turns_per_s"] / raw["turns_per_s"], 2),
                             "app_rss_mb": round(rss_mb(app.pid)),
-                            "rasa_rss_mb": round(rss_mb(rasa._proc.pid)),
+                            "rasa_rss_mb": round(rss_mb(rasa_pid)),
                         }
+            except BaseException:
+                print(f"the app printed (last lines of {app_log.name}):", file=sys.stderr)
+                print(app_log.read_text(errors="replace")[-4000:], file=sys.stderr)
+                raise
             finally:
                 app.terminate()
                 app.wait(10)
@@ -239,7 +276,8 @@ async def main() -> None:
         return
     print("\nLoad: parents through the Telegram and SMS webhooks vs raw Rasa (REST), same model")
     print(f"{'concurrent':>10} {'parents':>8} {'side':>9} {'turns':>6} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'turns/s':>8} {'ratio':>6} {'app MB':>7} {'Rasa MB':>8}")  # fmt: skip
+          f"{'turns/s':>8} {'CPU ms/turn app+Rasa':>21} {'ratio':>6} {'app MB':>7} "
+          f"{'Rasa MB':>8}")  # fmt: skip
     for level, row in figures["rounds"].items():
         for side in ("raw_rasa", "pipeline"):
             f = row[side]
@@ -248,8 +286,9 @@ async def main() -> None:
                 if side == "pipeline"
                 else ""
             )
+            cpu_ms = f"{f['app_cpu_ms']:.1f} + {f['rasa_cpu_ms']:.1f}"
             print(f"{level:>10} {row['parents']:>8} {side:>9} {f['turns']:>6} {f['p50_ms']:>8} "
-                  f"{f['p99_ms']:>8} {f['turns_per_s']:>8} {extra}")  # fmt: skip
+                  f"{f['p99_ms']:>8} {f['turns_per_s']:>8} {cpu_ms:>21} {extra}")  # fmt: skip
     print("ratio = pipeline turns/s ÷ raw Rasa turns/s (goal ≥ 0.9); goal p99 ≤ 300 ms at 10.\n")
 
 

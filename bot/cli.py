@@ -11,9 +11,10 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from bot.config import Config, load_config
-from bot.errors import FlowError, ParentVoiceError
+from bot.errors import ConfigError, FlowError, ParentVoiceError
 from bot.logs import configure as configure_logging
 
 
@@ -344,6 +345,13 @@ def _staff(config: Config, args: argparse.Namespace) -> int:
 
 
 def _keys(config: Config, args: argparse.Namespace) -> int:
+    """Key rotation: the vault key or the pseudonym key."""
+    if args.keys_command == "rotate-pseudonyms":
+        return _rotate_pseudonyms(config)
+    return _rotate_vault(config)
+
+
+def _rotate_vault(config: Config) -> int:
     """Re-seal every stored contact address with the newest vault key."""
     from sqlalchemy import select
 
@@ -389,6 +397,115 @@ def _keys(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_pseudonyms(config: Config) -> int:
+    """Give every participant whose address is still in the vault the pseudonym made with the
+    first of security.pseudonym_key's keys, and move their Rasa tracker rows with it."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from bot import tracker_store
+    from bot.pseudonym import pseudonym
+    from bot.server import utc_now
+    from bot.vault import Vault
+    from storage import participants
+    from storage.db import make_engine, make_sessionmaker, migrate
+    from storage.models import Contact, Participant
+
+    vault, key, tracker = (
+        Vault(config.security.vault_key),
+        config.security.pseudonym_key,
+        config.rasa.tracker_db,
+    )
+    migrate(config.database.url)
+
+    async def run() -> Counter[str]:
+        engine = make_engine(config.database.url)
+        counts: Counter[str] = Counter()
+        try:
+            sessions = make_sessionmaker(engine)
+            last = -1
+            while True:  # in batches, each its own transaction: safe to stop and run again
+                async with sessions.begin() as session:
+                    batch = (
+                        await session.execute(
+                            select(
+                                Participant.id,
+                                Participant.pseudonym,
+                                Participant.channel,
+                                Contact.address_encrypted,
+                            )
+                            .outerjoin(Contact, Contact.participant_id == Participant.id)
+                            .where(Participant.id > last)
+                            .order_by(Participant.id)
+                            .limit(500)
+                        )
+                    ).all()
+                    moves: dict[str, str] = {}
+                    for participant_id, old, channel, sealed in batch:
+                        if sealed is None:
+                            counts["purged"] += 1
+                            continue
+                        new = pseudonym(key, channel, vault.open(sealed))
+                        if new == old:
+                            counts["current"] += 1
+                        elif await participants.by_pseudonym(session, new) is not None:
+                            counts["taken"] += 1
+                        elif await participants.rekey(session, participant_id, old, new, utc_now()):
+                            moves[old] = new
+                        elif await session.scalar(
+                            select(Participant.pseudonym).where(Participant.id == participant_id)
+                        ) in (new, None):  # the app re-keyed them just now (or erased them)
+                            counts["current"] += 1
+                        else:  # an app process is answering them at this moment
+                            counts["busy"] += 1
+                    # Rasa's rows move before the batch commits (a failure rolls it back), so no
+                    # app process can ask Rasa under a new pseudonym without its history.
+                    counts["tracker rows"] += await asyncio.to_thread(
+                        tracker_store.move_senders, tracker, moves
+                    )
+                    counts["re-keyed"] += len(moves)
+                if not batch:
+                    return counts
+                last = batch[-1].id
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    print(
+        f"re-keyed {counts['re-keyed']} participant(s) to the first of "
+        f"{1 + len(config.security.pseudonym_old_keys)} pseudonym key(s); "
+        f"{counts['current']} already had it"
+    )
+    if not isinstance(tracker, Path) or tracker.exists():
+        print(f"moved {counts['tracker rows']} Rasa tracker row(s) to the new sender ids")
+    else:
+        print(f"no Rasa tracker store at {tracker}: no tracker rows to move")
+    if counts["purged"]:
+        print(
+            f"{counts['purged']} participant(s) cannot be re-keyed: their address was already "
+            "purged from the vault. They keep the pseudonym they have and stay linked only to "
+            "their past data; once the old key is dropped, a parent writing again from such an "
+            "address starts as a new participant"
+        )
+    if counts["taken"]:
+        print(
+            f"{counts['taken']} participant(s) left as they are: a separate participant already "
+            "has their new pseudonym (that parent wrote while the app lacked the old key)"
+        )
+    if counts["busy"]:
+        print(
+            f"{counts['busy']} participant(s) were being answered at that moment and were left "
+            "as they are: run the command again"
+        )
+    elif config.security.pseudonym_old_keys:
+        print(
+            "everyone who could be re-keyed has been: the old keys can be dropped from the "
+            'environment (DEPLOYMENT.md, "Rotating keys", says what that costs)'
+        )
+    return 0
+
+
 def _chat(config: Config, args: argparse.Namespace) -> int:
     from bot.chat_client import run_terminal_chat
 
@@ -418,6 +535,53 @@ def _train(config: Config, _: argparse.Namespace) -> int:
     )
     print(f"rasa model: {model}")
     return 0
+
+
+def _rasa_run(config: Config, args: argparse.Namespace) -> int:
+    """One Rasa worker in the foreground, for a process manager (see DEPLOYMENT.md): the model
+    as trained, the tracker and lock stores from config, the app's action endpoint."""
+    import signal
+
+    from bot.rasa_process import RasaServer, ensure_model, rasa_executable
+    from bot.server import ACTIONS_PATH
+
+    if not config.rasa.token:
+        raise ConfigError("rasa.token must be set: the app and every Rasa worker share it")
+    port = args.port or urlparse(config.rasa.urls[0]).port or 5005
+    beside = config.rasa.model_dir.parent
+    model = ensure_model(
+        config.rasa.project_dir, config.rasa.model_dir, rasa_executable(config.root)
+    )
+    server = RasaServer(
+        project_dir=config.rasa.project_dir,
+        model=model,
+        url=f"http://127.0.0.1:{port}",
+        token=config.rasa.token,
+        run_dir=beside / f"rasa-{port}",
+        tracker_db=config.rasa.tracker_db,
+        lock_store=config.rasa.lock_store,
+        actions_url=args.actions_url or f"http://127.0.0.1:{config.server.port}{ACTIONS_PATH}",
+        log_file=beside / f"rasa-{port}.log",
+        rasa_bin=rasa_executable(config.root),
+    )
+
+    async def run() -> int | None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await server.start()
+        print(f"rasa worker on 127.0.0.1:{port} (log: {beside / f'rasa-{port}.log'})")
+        exited = asyncio.create_task(server.wait_exit())
+        await asyncio.wait(
+            [exited, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+        )
+        if exited.done():
+            return exited.result()
+        await server.stop()
+        return 0
+
+    return int(asyncio.run(run()) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -502,9 +666,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     staff.set_defaults(run=_staff)
     keys = sub.add_parser("keys", help="key rotation")
-    keys.add_subparsers(dest="keys_command", required=True).add_parser(
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser(
         "rotate-vault",
         help="re-seal every contact address with the first of security.vault_key's keys",
+    )
+    keys_sub.add_parser(
+        "rotate-pseudonyms",
+        help="re-key every participant with an address in the vault to the first of "
+        "security.pseudonym_key's keys, and move their Rasa tracker rows",
     )
     keys.set_defaults(run=_keys)
     db = sub.add_parser("db", help="database schema")
@@ -513,10 +683,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db.set_defaults(run=_db)
     rasa = sub.add_parser("rasa", help="Rasa model")
-    rasa.add_subparsers(dest="rasa_command", required=True).add_parser(
+    rasa_commands = rasa.add_subparsers(dest="rasa_command", required=True)
+    rasa_commands.add_parser(
         "train", help="compile flows and train if the inputs changed"
+    ).set_defaults(run=_train)
+    worker = rasa_commands.add_parser(
+        "run", help="run one Rasa worker (several share rasa.tracker_db and rasa.lock_store)"
     )
-    rasa.set_defaults(run=_train)
+    worker.add_argument("--port", type=int, help="port on 127.0.0.1 (default: rasa.url's)")
+    worker.add_argument(
+        "--actions-url", help="the app's action endpoint (default: this host's app)"
+    )
+    worker.set_defaults(run=_rasa_run)
     return parser
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from bot.errors import ConfigError
+from bot.pseudonym import pseudonym_keys
 from bot.quiet_hours import QuietHours
 
 ENV_PREFIX = "PARENTVOICE__"
@@ -40,14 +41,20 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class RasaConfig:
-    url: str
+    url: str  # one Rasa, or several workers: "http://10.0.0.5:5005,http://10.0.0.6:5005"
     manage: bool
     token: str
     project_dir: Path
     model_dir: Path
-    tracker_db: Path
+    tracker_db: Path | str  # a SQLite file, or a PostgreSQL URL that several workers share
     tracker_retention_days: int
     timeout_seconds: float
+    max_in_flight: int
+    lock_store: str  # "" (one Rasa) or redis://HOST:PORT/DB, shared by several workers
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return tuple(part.strip().rstrip("/") for part in self.url.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,11 @@ class ChannelsConfig:
 
 @dataclass(frozen=True)
 class SecurityConfig:
-    pseudonym_key: bytes
+    pseudonym_key: bytes  # the current key: new pseudonyms, and the redactor's digests
     vault_key: bytes
+    # Older pseudonym keys while rotating ("NEW,OLD"), newest first: parents still known by a
+    # pseudonym made with one of them are found, and re-keyed (bot/pseudonym.py).
+    pseudonym_old_keys: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +295,19 @@ class _Section:
         return value if value.is_absolute() else root / value
 
 
+def _tracker_db(rasa: _Section, root: Path) -> Path | str:
+    """rasa.tracker_db: a SQLite file path, or a postgresql:// URL (several Rasa workers)."""
+    value = rasa.text("tracker_db", "var/rasa-tracker.db")
+    if "://" not in value:
+        return rasa.path("tracker_db", "var/rasa-tracker.db", root)
+    if not value.startswith(("postgresql://", "postgresql+psycopg://")):
+        raise ConfigError(
+            "rasa.tracker_db must be a file path or a postgresql:// URL, got "
+            f"{value.split('://')[0]}://…"
+        )
+    return value
+
+
 def _build(raw: dict[str, Any], root: Path) -> Config:
     top = _Section(raw, "config")
     db, server, rasa = top.section("database"), top.section("server"), top.section("rasa")
@@ -309,9 +332,15 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             "security.vault_key must be a Fernet key (32 url-safe base64-encoded bytes), "
             "or several separated by commas, newest first"
         ) from exc
-    pseudonym_key = security.text("pseudonym_key").encode()
-    if len(pseudonym_key) < 16:
-        raise ConfigError("security.pseudonym_key must be at least 16 characters")
+    # One key, or several (newest first, comma-separated) while rotating.
+    pseudonym_key, *pseudonym_old_keys = pseudonym_keys(security.text("pseudonym_key").encode())
+    if any(len(key) < 16 for key in (pseudonym_key, *pseudonym_old_keys)):
+        raise ConfigError(
+            "security.pseudonym_key must be at least 16 characters (each key, when several are "
+            "given newest first, separated by commas)"
+        )
+    if len({pseudonym_key, *pseudonym_old_keys}) < 1 + len(pseudonym_old_keys):
+        raise ConfigError("security.pseudonym_key lists the same key twice")
 
     tg = TelegramConfig(
         enabled=telegram.flag("enabled", False),
@@ -327,6 +356,19 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             "channels.telegram.token is required when the Telegram channel is enabled"
         )
 
+    if rasa.integer("max_in_flight", 16) < 1:
+        raise ConfigError("rasa.max_in_flight must be at least 1")
+    lock_store = rasa.text("lock_store", "")
+    if lock_store and not lock_store.startswith("redis://"):
+        raise ConfigError(
+            f"rasa.lock_store must be empty or redis://HOST:PORT/DB, got {lock_store!r}"
+        )
+    rasa_urls = [u for u in rasa.text("url", "http://127.0.0.1:5005").split(",") if u.strip()]
+    if rasa.flag("manage", True) and len(rasa_urls) > 1:
+        raise ConfigError(
+            "rasa.url names several Rasa workers: the app does not start them (set rasa.manage "
+            "to false and run each with `parentvoice rasa run`)"
+        )
     log_file = logging_.text("file", "")
     level = logging_.text("level", "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -349,9 +391,11 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             token=rasa.text("token", ""),
             project_dir=rasa.path("project_dir", "nlu", root),
             model_dir=rasa.path("model_dir", "var/models", root),
-            tracker_db=rasa.path("tracker_db", "var/rasa-tracker.db", root),
+            tracker_db=_tracker_db(rasa, root),
             tracker_retention_days=rasa.integer("tracker_retention_days", 8),
             timeout_seconds=rasa.number("timeout_seconds", 10.0),
+            max_in_flight=rasa.integer("max_in_flight", 16),
+            lock_store=lock_store,
         ),
         flows=FlowsConfig(
             dir=flows.path("dir", "flows", root),
@@ -363,7 +407,11 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             web=WebConfig(enabled=channels.section("web").flag("enabled", True)),
             twilio=_twilio(channels.section("twilio")),
         ),
-        security=SecurityConfig(pseudonym_key=pseudonym_key, vault_key=vault_key),
+        security=SecurityConfig(
+            pseudonym_key=pseudonym_key,
+            vault_key=vault_key,
+            pseudonym_old_keys=tuple(pseudonym_old_keys),
+        ),
         outbox=OutboxConfig(
             max_attempts=outbox.integer("max_attempts", 8),
             per_channel_per_second=outbox.number("per_channel_per_second", 25.0),

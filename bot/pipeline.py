@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from bot.config import HELPLINES
 from bot.errors import RasaError
 from bot.flood import FloodControl
 from bot.keywords import Keyword, sms_keyword
-from bot.pseudonym import pseudonym
+from bot.pseudonym import former_pseudonyms, pseudonym
 from bot.rasa import BotTurn, RasaClient
 from bot.redact import RedactionState, Redactor
 from bot.safeguarding import CATEGORIES, Safeguarding, rasa_categories
@@ -100,6 +100,8 @@ class Pipeline:
         clock: Callable[[], datetime],
         on_outbox: Callable[[], None],
         forget_tracker: Callable[[str], Awaitable[None]],
+        move_tracker: Callable[[str, str], Awaitable[None]],
+        old_pseudonym_keys: Sequence[bytes] = (),
         safeguarding: SafeguardingSettings | None = None,
         flood: FloodControl | None = None,
         instance: str = "local",
@@ -117,6 +119,8 @@ class Pipeline:
         self._clock = clock
         self._on_outbox = on_outbox
         self._forget_tracker = forget_tracker
+        self._move_tracker = move_tracker  # (old sender id, new): Rasa's rows for a re-keyed parent
+        self._old_keys = tuple(old_pseudonym_keys)  # while the pseudonym key is being rotated
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._safeguarding = safeguarding or SafeguardingSettings()
         self._models: insight.InsightModels | None = None
@@ -253,7 +257,12 @@ class Pipeline:
                 language=language,
                 sealed_address=self._vault.seal(inbound.address),
                 now=now,
+                former_pseudonyms=former_pseudonyms(
+                    self._old_keys, inbound.channel, inbound.address
+                ),
             )
+            if participant.pseudonym != who:
+                await self._rekey(session, participant, who, now)
             if participant.language_chosen_at is None and raw:
                 # Written clearly in one of our languages: answer in it, help included.
                 participant.language = (
@@ -285,6 +294,17 @@ class Pipeline:
         if category or truncated:
             self._on_outbox()
         return participant_id
+
+    async def _rekey(
+        self, session: AsyncSession, participant: Participant, who: str, now: datetime
+    ) -> None:
+        """A parent known by a pseudonym made with an old key (mid-rotation) gets the current one,
+        and Rasa's record of them follows, so nobody is taken for a new parent. Rasa's rows move
+        before this transaction commits: no process can ask Rasa under ``who`` without them."""
+        old = participant.pseudonym
+        if await participants.rekey(session, participant.id, old, who, now):
+            await self._move_tracker(old, who)
+            log.info("re-keyed participant=%s (pseudonym key rotation)", who[:12])
 
     async def _alert(
         self,

@@ -6,6 +6,8 @@ Rasa sees only redacted text and pseudonyms. Errors become ``RasaUnavailable`` (
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +49,13 @@ class Parse:
 
 
 class RasaClient:
-    """Talks to ``rasa run`` over HTTP with the shared token."""
+    """Talks to ``rasa run`` over HTTP with the shared token: one Rasa, or several workers that
+    share a tracker store and a lock store (``base_url`` = "URL1,URL2").
+
+    Each participant's turns go to one worker, chosen by their sender id, so a retried turn
+    reaches the worker that remembers its answer. A worker that cannot be reached hands its
+    participants to the next one, which carries on their conversation from the shared tracker.
+    """
 
     def __init__(
         self,
@@ -55,18 +63,54 @@ class RasaClient:
         token: str,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_in_flight: int = 16,
     ) -> None:
         self._token = token
-        self._http = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=timeout,
-            transport=transport,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        # Rasa works through turns one CPU at a time: more requests at once only queue inside it,
+        # where they time out (and are retried, adding to the queue). So at most a few are in
+        # flight and the rest wait here, where waiting costs nothing and no timeout runs.
+        urls = [url.strip().rstrip("/") for url in base_url.split(",") if url.strip()]
+        self._slots = asyncio.Semaphore(max_in_flight * len(urls))
+        self._workers = [
+            httpx.AsyncClient(
+                base_url=url,
+                timeout=timeout,
+                transport=transport,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            for url in urls
+        ]
+        self._next_parse = 0
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
+        """Close the connection pools."""
+        for worker in self._workers:
+            await worker.aclose()
+
+    def home(self, sender_id: str) -> int:
+        """The index (in ``base_url``) of the worker that takes this sender's turns while it is up."""
+        return int(hashlib.sha256(sender_id.encode()).hexdigest()[:8], 16) % len(self._workers)
+
+    def _order(self, first: int) -> list[httpx.AsyncClient]:
+        return self._workers[first:] + self._workers[:first]
+
+    async def _post(
+        self, workers: list[httpx.AsyncClient], path: str, **kwargs: Any
+    ) -> httpx.Response:
+        """POST to the first worker that can be reached (and does not answer 5xx)."""
+        problem = "no Rasa configured"
+        async with self._slots:
+            for worker in workers:
+                try:
+                    resp = await worker.post(path, **kwargs)
+                except httpx.TransportError as exc:
+                    problem = f"cannot reach Rasa: {type(exc).__name__}"
+                    continue
+                if resp.status_code >= 500 or resp.status_code == 404:
+                    problem = f"Rasa answered {resp.status_code}"
+                    continue
+                return resp
+        raise RasaUnavailable(problem)
 
     async def send(self, sender_id: str, text: str, message_id: str | None = None) -> BotTurn:
         """Deliver one (already redacted) message for ``sender_id`` and collect the bot's reply.
@@ -77,12 +121,9 @@ class RasaClient:
         body = {"sender": sender_id, "message": text}
         if message_id is not None:
             body["message_id"] = message_id
-        try:
-            resp = await self._http.post("/webhooks/parentvoice/webhook", json=body)
-        except httpx.TransportError as exc:
-            raise RasaUnavailable(f"cannot reach Rasa: {type(exc).__name__}") from exc
-        if resp.status_code >= 500 or resp.status_code == 404:
-            raise RasaUnavailable(f"Rasa answered {resp.status_code}")
+        resp = await self._post(
+            self._order(self.home(sender_id)), "/webhooks/parentvoice/webhook", json=body
+        )
         if resp.status_code != 200:
             raise RasaError(f"Rasa answered {resp.status_code}")
         try:
@@ -93,10 +134,12 @@ class RasaClient:
 
     async def parse(self, text: str) -> Parse:
         """Classify one (already redacted) text without running a dialogue turn."""
+        self._next_parse = (self._next_parse + 1) % len(self._workers)
         try:
-            resp = await self._http.post(
-                "/model/parse", params={"token": self._token}, json={"text": text}
-            )
+            resp = await self._post(
+                self._order(self._next_parse), "/model/parse",
+                params={"token": self._token}, json={"text": text},
+            )  # fmt: skip
             resp.raise_for_status()
             body = resp.json()
             intent = body.get("intent") or {}
@@ -110,14 +153,18 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa could not parse: {type(exc).__name__}") from exc
 
     async def status(self) -> dict[str, Any]:
-        """Rasa's /status (model loaded, fingerprint); raises ``RasaUnavailable``."""
-        try:
-            resp = await self._http.get("/status", params={"token": self._token}, timeout=3.0)
-            resp.raise_for_status()
-            result: dict[str, Any] = resp.json()
-            return result
-        except (httpx.HTTPError, ValueError) as exc:
-            raise RasaUnavailable(f"Rasa status unavailable: {type(exc).__name__}") from exc
+        """Rasa's /status (model loaded, fingerprint) from the first worker that answers; raises
+        ``RasaUnavailable`` if none does."""
+        problem = "no Rasa configured"
+        for worker in self._workers:
+            try:
+                resp = await worker.get("/status", params={"token": self._token}, timeout=3.0)
+                resp.raise_for_status()
+                result: dict[str, Any] = resp.json()
+                return result
+            except (httpx.HTTPError, ValueError) as exc:
+                problem = f"Rasa status unavailable: {type(exc).__name__}"
+        raise RasaUnavailable(problem)
 
 
 def parse_turn(items: Any) -> BotTurn:

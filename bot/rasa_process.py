@@ -15,8 +15,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError, RasaError
+from bot.tracker_store import TrackerDB
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +88,14 @@ def ensure_model(project_dir: Path, model_dir: Path, rasa_bin: Path) -> Path:
     return model
 
 
-def _rasa_env(project_dir: Path, token: str = "") -> dict[str, str]:
+def _rasa_env(
+    project_dir: Path, token: str = "", tracker_db: TrackerDB | None = None, lock_store: str = ""
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARENTVOICE__")}
+    if isinstance(tracker_db, str) and make_url(tracker_db).password:
+        env["PARENTVOICE_TRACKER_PASSWORD"] = str(make_url(tracker_db).password)
+    if lock_store and urlparse(lock_store).password:
+        env["PARENTVOICE_LOCK_STORE_PASSWORD"] = str(urlparse(lock_store).password)
     env["PYTHONPATH"] = str(project_dir)  # rasa_ext.channel
     env["SQLALCHEMY_SILENCE_UBER_WARNING"] = "1"
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -98,24 +106,55 @@ def _rasa_env(project_dir: Path, token: str = "") -> dict[str, str]:
 
 
 def write_runtime_files(
-    run_dir: Path, tracker_db: Path, actions_url: str, rest_channel: bool = False
+    run_dir: Path,
+    tracker_db: TrackerDB,
+    actions_url: str,
+    rest_channel: bool = False,
+    lock_store: str = "",
 ) -> tuple[Path, Path]:
     """endpoints.yml and credentials.yml for one run. The token stays in the environment.
-    ``rest_channel`` also opens Rasa's own REST channel (no authentication): benchmarks only."""
+    ``rest_channel`` also opens Rasa's own REST channel (no authentication): benchmarks only.
+
+    Several Rasa workers share a PostgreSQL tracker store (``tracker_db`` a URL) and a Redis lock
+    store (``lock_store`` = redis://HOST:PORT/DB), so any worker can carry on any conversation.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    tracker_db.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Written by `parentvoice serve` for this run.",
+        "action_endpoint:",
+        f"  url: {actions_url}",
+        "  token: ${PARENTVOICE_RASA_TOKEN}",
+        "tracker_store:",
+        "  type: SQL",
+    ]
+    if isinstance(tracker_db, Path):
+        tracker_db.parent.mkdir(parents=True, exist_ok=True)
+        lines += ["  dialect: sqlite", f"  db: {tracker_db}"]
+    else:
+        url = make_url(tracker_db)
+        lines += [
+            "  dialect: postgresql",
+            f"  url: {url.host or '127.0.0.1'}",
+            f"  port: {url.port or 5432}",
+            f"  db: {url.database}",
+            f"  username: {url.username or ''}",
+        ]
+        if url.password:  # Rasa reads ${...} from its environment: never written to disk
+            lines.append("  password: ${PARENTVOICE_TRACKER_PASSWORD}")
+    if lock_store:
+        redis = urlparse(lock_store)
+        lines += [
+            "lock_store:",
+            "  type: redis",
+            f"  url: {redis.hostname or '127.0.0.1'}",
+            f"  port: {redis.port or 6379}",
+            f"  db: {int(redis.path.strip('/') or 0)}",
+            "  key_prefix: parentvoice",
+        ]
+        if redis.password:
+            lines.append("  password: ${PARENTVOICE_LOCK_STORE_PASSWORD}")
     endpoints = run_dir / "endpoints.yml"
-    endpoints.write_text(
-        "# Written by `parentvoice serve` for this run.\n"
-        "action_endpoint:\n"
-        f"  url: {actions_url}\n"
-        "  token: ${PARENTVOICE_RASA_TOKEN}\n"
-        "tracker_store:\n"
-        "  type: SQL\n"
-        "  dialect: sqlite\n"
-        f"  db: {tracker_db}\n",
-        encoding="utf-8",
-    )
+    endpoints.write_text("\n".join(lines) + "\n", encoding="utf-8")
     credentials = run_dir / "credentials.yml"
     credentials.write_text(
         "# Written by `parentvoice serve` for this run.\n"
@@ -137,11 +176,12 @@ class RasaServer:
         url: str,
         token: str,
         run_dir: Path,
-        tracker_db: Path,
+        tracker_db: TrackerDB,
         actions_url: str,
         log_file: Path,
         rasa_bin: Path,
         rest_channel: bool = False,
+        lock_store: str = "",
     ) -> None:
         parsed = urlparse(url)
         if parsed.hostname not in ("127.0.0.1", "localhost") or not parsed.port:
@@ -160,6 +200,7 @@ class RasaServer:
             rasa_bin,
         )
         self._rest_channel = rest_channel
+        self._lock_store = lock_store
         self._proc: asyncio.subprocess.Process | None = None
         self._log_handle: object | None = None
 
@@ -168,7 +209,7 @@ class RasaServer:
         await self.stop()
         project_dir, model, token, run_dir, tracker_db, actions_url, log_file, rasa_bin = self._args
         endpoints, credentials = write_runtime_files(
-            run_dir, tracker_db, actions_url, self._rest_channel
+            run_dir, tracker_db, actions_url, self._rest_channel, self._lock_store
         )
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handle = log_file.open("ab")
@@ -191,7 +232,7 @@ class RasaServer:
             "--credentials",
             str(credentials),
             cwd=project_dir,
-            env=_rasa_env(project_dir, token),
+            env=_rasa_env(project_dir, token, tracker_db, self._lock_store),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,

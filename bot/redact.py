@@ -27,7 +27,7 @@ import hmac
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
@@ -1350,10 +1350,13 @@ class Redactor:
     phone numbers or names.
     """
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, old_keys: Sequence[bytes] = ()) -> None:
         if not isinstance(key, bytes | bytearray) or not key:
             raise ValueError("Redactor needs a non-empty bytes key")
         self._key = bytes(key)
+        # While the key is being rotated, digests remembered under the old ones still match; a
+        # value found that way is remembered again under the current key (``_placeholder``).
+        self._keys = (self._key, *(bytes(old) for old in old_keys))
 
     def redact(
         self, text: str, state: RedactionState | None = None, language: str = "en"
@@ -1385,9 +1388,17 @@ class Redactor:
 
     # -- digests -------------------------------------------------------------------------------
 
-    def _digest(self, kind: str, value: str) -> str:
+    def _digest(self, kind: str, value: str, key: bytes | None = None) -> str:
         message = f"v{_STATE_VERSION}\x00{kind}\x00{value}".encode()
-        return hmac.digest(self._key, message, "sha256").hex()[:_DIGEST_HEX_CHARS]
+        return hmac.digest(key or self._key, message, "sha256").hex()[:_DIGEST_HEX_CHARS]
+
+    def _remembered(self, memory: dict[str, str], kind: str, value: str) -> str | None:
+        """The placeholder ``memory`` holds for a value, by its digest under any of the keys."""
+        for key in self._keys:
+            placeholder = memory.get(self._digest(kind, value, key))
+            if placeholder is not None:
+                return placeholder
+        return None
 
     # -- layer 1: structured identifiers ------------------------------------------------------
 
@@ -1801,8 +1812,8 @@ class Redactor:
         if value.endswith("s") and len(value) > 3 and value not in _AMBIGUOUS_NAMES:
             stems.append(value[:-1])  # "zayns" with the apostrophe left out
         for stem in stems:
-            placeholder = state._values.get(self._digest("PERSON", stem)) or state._names.get(
-                self._digest("NAME", stem)
+            placeholder = self._remembered(state._values, "PERSON", stem) or self._remembered(
+                state._names, "NAME", stem
             )
             if placeholder is not None:
                 end = token.end - (len(value) - len(stem))
@@ -1840,12 +1851,14 @@ class Redactor:
 
     def _placeholder(self, candidate: _Candidate, state: RedactionState) -> str:
         value_digest = self._digest(candidate.type, candidate.value)
-        placeholder = candidate.placeholder or state._values.get(value_digest)
+        placeholder = candidate.placeholder or self._remembered(
+            state._values, candidate.type, candidate.value
+        )
         parts = candidate.value.split() if candidate.type == "PERSON" else []
         if placeholder is None and parts:
             # A full name whose first name is already known is the same person ("Sarah", then
             # "Sarah Jones").
-            placeholder = state._names.get(self._digest("NAME", parts[0]))
+            placeholder = self._remembered(state._names, "NAME", parts[0])
         if placeholder is None:
             kind = candidate.role if candidate.type == "PERSON" else candidate.type
             placeholder = state._new_placeholder(kind)

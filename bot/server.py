@@ -12,6 +12,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -279,7 +280,12 @@ def create_app(
         await asyncio.to_thread(migrate, config.database.url)
         flows = load_flows(config.flows.dir)
         runtime.actions = Actions(flows, config.flows.default)
-        runtime.rasa = RasaClient(config.rasa.url, runtime.rasa_token, config.rasa.timeout_seconds)
+        runtime.rasa = RasaClient(
+            config.rasa.url,
+            runtime.rasa_token,
+            config.rasa.timeout_seconds,
+            max_in_flight=config.rasa.max_in_flight,
+        )
         senders: dict[str, Sender] = {}
         if config.channels.web.enabled:
             senders["web"] = web
@@ -335,10 +341,14 @@ def create_app(
             """Delete Rasa's record of a sender (erasure, or before a new conversation starts)."""
             await asyncio.to_thread(tracker_store.delete_sender, config.rasa.tracker_db, sender_id)
 
+        async def move_tracker(old: str, new: str) -> None:
+            """Give Rasa's record of a re-keyed participant to their new sender id."""
+            await asyncio.to_thread(tracker_store.move_senders, config.rasa.tracker_db, {old: new})
+
         runtime.pipeline = Pipeline(
             sessions=sessions,
             rasa=runtime.rasa,
-            redactor=Redactor(config.security.pseudonym_key),
+            redactor=Redactor(config.security.pseudonym_key, config.security.pseudonym_old_keys),
             vault=Vault(config.security.vault_key),
             flows=flows,
             default_flow=config.flows.default,
@@ -347,6 +357,8 @@ def create_app(
             clock=clock,
             on_outbox=sender.wake,
             forget_tracker=forget_tracker,
+            move_tracker=move_tracker,
+            old_pseudonym_keys=config.security.pseudonym_old_keys,
             safeguarding=SafeguardingSettings(
                 classifier=staff.classifier,
                 helplines=staff.helplines,
@@ -507,16 +519,20 @@ async def _run_rasa(runtime: Runtime, stop: asyncio.Event) -> None:
         runtime.rasa_state = "unavailable"
         log.exception("rasa could not be prepared")
         return
+    # Rasa's run files and log live beside its tracker store file (var/ by default), or its
+    # models when the trackers are in PostgreSQL.
+    tracker_db = config.rasa.tracker_db
+    beside = tracker_db.parent if isinstance(tracker_db, Path) else config.rasa.model_dir.parent
     server = RasaServer(
         project_dir=config.rasa.project_dir,
         model=model,
         url=config.rasa.url,
         token=runtime.rasa_token,
-        # Rasa's run files and log live beside its tracker store (var/ by default).
-        run_dir=config.rasa.tracker_db.parent / "rasa",
+        run_dir=beside / "rasa",
         tracker_db=config.rasa.tracker_db,
+        lock_store=config.rasa.lock_store,
         actions_url=f"http://127.0.0.1:{config.server.port}{ACTIONS_PATH}",
-        log_file=config.rasa.tracker_db.parent / "rasa.log",
+        log_file=beside / "rasa.log",
         rasa_bin=rasa_bin,
     )
     runtime.rasa_server = server

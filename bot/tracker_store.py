@@ -1,4 +1,5 @@
-"""Direct housekeeping on Rasa's SQL tracker store: erasure and expiry.
+"""Direct housekeeping on Rasa's SQL tracker store: erasure, expiry, and moving a re-keyed
+participant's events to their new sender id.
 
 Rasa 3.6 has no API to delete a conversation, so the app deletes rows from Rasa's ``events`` table
 itself (the table layout of rasa.core.tracker_store.SQLTrackerStore). Rasa reads the table afresh
@@ -7,26 +8,41 @@ on every message, so a deleted sender simply starts from nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from storage.db import sync_url
+
+# Where Rasa keeps its trackers: a SQLite file (one Rasa), or the URL of a PostgreSQL database
+# that several Rasa workers share.
+TrackerDB = Path | str
 
 
-def _engine(db: Path):  # type: ignore[no-untyped-def]
-    return create_engine(f"sqlite:///{db}")
+def _engine(db: TrackerDB):  # type: ignore[no-untyped-def]
+    if isinstance(db, Path):
+        return create_engine(f"sqlite:///{db}")
+    return create_engine(sync_url(db), pool_pre_ping=True)
 
 
-def delete_sender(db: Path, sender_id: str) -> int:
+def _absent(db: TrackerDB) -> bool:
+    """True if the SQLite file is not there yet (nothing stored). A database URL is always
+    tried: its missing table is caught where it is read."""
+    return isinstance(db, Path) and not db.exists()
+
+
+def delete_sender(db: TrackerDB, sender_id: str) -> int:
     """Delete every tracker event of one sender; returns the number of rows removed."""
-    if not db.exists():
+    if _absent(db):
         return 0
     engine = _engine(db)
     try:
         with engine.begin() as conn:
             result = conn.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender_id})
             return int(result.rowcount or 0)
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
         if _no_table(exc):  # Rasa has not created its table yet: nothing stored
             return 0
         raise
@@ -34,13 +50,39 @@ def delete_sender(db: Path, sender_id: str) -> int:
         engine.dispose()
 
 
-def _no_table(exc: OperationalError) -> bool:
-    return "no such table" in str(exc.orig)
+def move_senders(db: TrackerDB, moves: Mapping[str, str]) -> int:
+    """Give each old sender id's events to its new one (pseudonym key rotation), in one
+    transaction; returns the number of rows moved."""
+    if not moves or _absent(db):
+        return 0
+    engine = _engine(db)
+    try:
+        with engine.begin() as conn:
+            moved = 0
+            for old, new in moves.items():
+                result = conn.execute(
+                    text("UPDATE events SET sender_id = :new WHERE sender_id = :old"),
+                    {"old": old, "new": new},
+                )
+                moved += int(result.rowcount or 0)
+            return moved
+    except (OperationalError, ProgrammingError) as exc:
+        if _no_table(exc):
+            return 0
+        raise
+    finally:
+        engine.dispose()
 
 
-def purge_older_than(db: Path, cutoff_timestamp: float) -> int:
+def _no_table(exc: OperationalError | ProgrammingError) -> bool:
+    """Rasa has not made its table yet (SQLite, PostgreSQL)."""
+    message = str(exc.orig)
+    return "no such table" in message or 'relation "events" does not exist' in message
+
+
+def purge_older_than(db: TrackerDB, cutoff_timestamp: float) -> int:
     """Delete every tracker of a sender whose latest event is older than the cutoff (epoch seconds)."""
-    if not db.exists():
+    if _absent(db):
         return 0
     engine = _engine(db)
     try:
@@ -53,7 +95,7 @@ def purge_older_than(db: Path, cutoff_timestamp: float) -> int:
                 {"cutoff": cutoff_timestamp},
             )
             return int(result.rowcount or 0)
-    except OperationalError as exc:
+    except (OperationalError, ProgrammingError) as exc:
         if _no_table(exc):
             return 0
         raise
@@ -61,16 +103,16 @@ def purge_older_than(db: Path, cutoff_timestamp: float) -> int:
         engine.dispose()
 
 
-def all_text(db: Path) -> str:
+def all_text(db: TrackerDB) -> str:
     """Every stored value of the tracker store as one string (tests scan it for personal data)."""
-    if not db.exists():
+    if _absent(db):
         return ""
     engine = _engine(db)
     try:
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT * FROM events")).fetchall()
         return "\n".join(" ".join(str(v) for v in row) for row in rows)
-    except OperationalError:
+    except (OperationalError, ProgrammingError):
         return ""
     finally:
         engine.dispose()

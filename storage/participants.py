@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,10 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Contact, Participant
 
 
-async def by_pseudonym(session: AsyncSession, pseudonym: str) -> Participant | None:
-    """The participant with this pseudonym, if any."""
-    stmt = select(Participant).where(Participant.pseudonym == pseudonym)
-    return (await session.execute(stmt)).scalar_one_or_none()
+async def by_pseudonym(
+    session: AsyncSession, pseudonym: str, former: Sequence[str] = ()
+) -> Participant | None:
+    """The participant with this pseudonym or, while the pseudonym key is being rotated, the one
+    still known by a pseudonym made with an older key (``former``, newest first)."""
+    for candidate in (pseudonym, *former):
+        stmt = select(Participant).where(Participant.pseudonym == candidate)
+        found = (await session.execute(stmt)).scalar_one_or_none()
+        if found is not None:
+            return found
+    return None
 
 
 async def get_or_create(
@@ -26,13 +34,17 @@ async def get_or_create(
     language: str,
     sealed_address: bytes,
     now: datetime,
+    former_pseudonyms: Sequence[str] = (),
 ) -> Participant:
     """Find the participant or create them with their sealed address in the vault.
+
+    A participant found by one of ``former_pseudonyms`` (a key rotation is under way) keeps it
+    here; the caller re-keys them with ``rekey``.
 
     Two app processes can take a new parent's first two messages at once: each inserts with ON
     CONFLICT DO NOTHING (PostgreSQL makes the second wait for the first), then reads the one row.
     """
-    participant = await by_pseudonym(session, pseudonym)
+    participant = await by_pseudonym(session, pseudonym, former_pseudonyms)
     if participant is None:
         await session.execute(
             _insert(session, Participant)
@@ -57,6 +69,27 @@ async def get_or_create(
     participant.last_inbound_at = now
     participant.unreachable_at = None  # they just wrote to us: we can reach them again
     return participant
+
+
+async def rekey(
+    session: AsyncSession, participant_id: int, old: str, new: str, now: datetime
+) -> bool:
+    """Replace a participant's pseudonym ``old`` by ``new`` (made with the current key); True if
+    this call did. Conditional, so that the command and an inbound message re-keying the same
+    parent at once change the row once. Not while a process holds their lease: it is asking Rasa
+    about them under the old sender id right now (their next message, or the next run, does it).
+    """
+    result = await session.execute(
+        update(Participant)
+        .where(
+            Participant.id == participant_id,
+            Participant.pseudonym == old,
+            or_(Participant.processing_until.is_(None), Participant.processing_until < now),
+        )
+        .values(pseudonym=new)
+        .execution_options(synchronize_session="fetch")  # a loaded Participant sees ``new``
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _insert(session: AsyncSession, model: type[Participant] | type[Contact]) -> Any:

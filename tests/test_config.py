@@ -63,6 +63,10 @@ def test_parentvoice_config_selects_another_file(tmp_path: Path) -> None:
     [
         ({"PARENTVOICE__SERVER__PORT": "eighty"}, "server.port must be a whole number"),
         ({"PARENTVOICE__RASA__MANAGE": "maybe"}, "rasa.manage must be true or false"),
+        ({"PARENTVOICE__RASA__MAX_IN_FLIGHT": "0"}, "rasa.max_in_flight must be at least 1"),
+        ({"PARENTVOICE__RASA__LOCK_STORE": "memcached://h:1"}, "rasa.lock_store must be empty or"),
+        ({"PARENTVOICE__RASA__TRACKER_DB": "mysql://h/db"}, "must be a file path or a postgresql"),
+        ({"PARENTVOICE__RASA__URL": "http://a:5005,http://b:5005"}, "names several Rasa workers"),
         ({"PARENTVOICE__SECURITY__VAULT_KEY": "short"}, "security.vault_key must be a Fernet key"),
         ({"PARENTVOICE__SECURITY__PSEUDONYM_KEY": "short"}, "pseudonym_key must be at least 16"),
         (
@@ -125,3 +129,18 @@ def _with(tmp: Path, old: str, new: str) -> Path:
     copy = tmp / "config.yaml"
     copy.write_text(text.replace(old, new, 1), encoding="utf-8")
     return copy
+
+
+def test_several_rasa_workers_share_a_postgresql_tracker_store_and_a_redis_lock_store() -> None:
+    config = load_config(
+        ROOT / "config.yaml",
+        environ={
+            "PARENTVOICE__RASA__MANAGE": "false",
+            "PARENTVOICE__RASA__URL": "http://10.0.0.5:5005/, http://10.0.0.6:5005",
+            "PARENTVOICE__RASA__TRACKER_DB": "postgresql://rasa@db.internal/trackers",
+            "PARENTVOICE__RASA__LOCK_STORE": "redis://cache.internal:6379/2",
+        },
+    )
+    assert config.rasa.urls == ("http://10.0.0.5:5005", "http://10.0.0.6:5005")
+    assert config.rasa.tracker_db == "postgresql://rasa@db.internal/trackers"
+    assert config.rasa.lock_store == "redis://cache.internal:6379/2"

@@ -7,15 +7,16 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ConfigError
 from bot.pipeline import _for_rasa
-from bot.rasa import RasaClient
+from bot.rasa import BotTurn, RasaClient
 from bot.sender import RateLimiter
-from storage import conversations, outbox
+from storage import conversations, erasure, outbox
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.models import Conversation, Message, OutboxItem, Participant
 from tests.harness import RunningApp
@@ -86,6 +87,35 @@ async def test_stop_keeps_safeguarding_signposting_queued(sessions) -> None:  # 
     assert kinds == ["safeguarding"]
 
 
+async def test_an_erased_parent_is_forgotten_only_after_the_staff_alert_about_them_went(
+    sessions,
+) -> None:  # type: ignore[no-untyped-def]
+    """Erasure must not silence safeguarding: a staff alert still waiting when the parent's
+    erasure confirmation goes keeps the participant (and so the alert) until it is sent."""
+    async with sessions.begin() as session:
+        participant = await _participant(session, "e")
+        alert = outbox.enqueue(
+            session, participant_id=participant.id, channel="staff_webhook", kind="staff_alert",
+            text="alert", now=NOW,
+        )  # fmt: skip
+        await erasure.erase_content(session, participant, NOW)
+        told = outbox.enqueue(
+            session, participant_id=participant.id, channel="web", kind="erase_confirmation",
+            text="deleted", now=NOW,
+        )  # fmt: skip
+        await session.flush()
+        pid = participant.id
+        told.status = "sent"
+        assert not await erasure.forget_when_all_sent(session, pid)  # the alert is still waiting
+    async with sessions.begin() as session:
+        assert await session.get(Participant, pid) is not None
+        (await session.get(OutboxItem, alert.id)).status = "sent"  # type: ignore[union-attr]
+        assert await erasure.forget_when_all_sent(session, pid)
+    async with sessions() as session:
+        assert await session.get(Participant, pid) is None
+        assert list(await session.scalars(select(OutboxItem))) == []
+
+
 async def test_idle_conversations_expire_and_unconsented_ones_keep_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
     async with sessions.begin() as session:
         participant = await _participant(session, "r")
@@ -143,3 +173,44 @@ async def test_rate_limiter_below_one_per_second_still_sends() -> None:
     await asyncio.wait_for(waiter, 5)
     with pytest.raises(ConfigError):
         RateLimiter(0, lambda: 0.0)
+
+
+async def test_a_burst_waits_in_the_app_not_in_rasa_where_it_would_time_out() -> None:
+    """A Rasa that takes 0.1 s a turn, one at a time, and a 0.5 s timeout: 20 turns at once all
+    time out after the first few when sent together, and are all answered when at most two are in
+    Rasa at a time."""
+    in_rasa, most = 0, 0
+    one_at_a_time = asyncio.Lock()
+
+    async def slow_rasa(request: httpx.Request) -> httpx.Response:
+        nonlocal in_rasa, most
+        in_rasa += 1
+        most = max(most, in_rasa)
+        began = asyncio.get_running_loop().time()
+        try:
+            async with one_at_a_time:
+                await asyncio.sleep(0.1)
+        finally:
+            in_rasa -= 1
+        # A mock transport has no clock of its own: time out as a real connection would.
+        if asyncio.get_running_loop().time() - began > request.extensions["timeout"]["read"]:
+            raise httpx.ReadTimeout("Rasa took too long", request=request)
+        return httpx.Response(200, json=[{"recipient_id": "x", "text": "Thank you"}])
+
+    async def burst(max_in_flight: int) -> list[str]:
+        client = RasaClient(
+            "http://rasa.test", "t", timeout=0.5, max_in_flight=max_in_flight,
+            transport=httpx.MockTransport(slow_rasa),
+        )  # fmt: skip
+        try:
+            turns = await asyncio.gather(
+                *(client.send(f"p{n}", "hi") for n in range(20)), return_exceptions=True
+            )
+        finally:
+            await client.aclose()
+        return ["answered" if isinstance(t, BotTurn) else type(t).__name__ for t in turns]
+
+    assert "RasaUnavailable" in await burst(max_in_flight=20)
+    most = 0
+    assert await burst(max_in_flight=2) == ["answered"] * 20
+    assert most <= 2
