@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,17 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+async def replies_arrive(
+    count: Callable[[], int], wanted: int, started: float, seconds: float, what: str
+) -> None:
+    """Until ``count()`` reaches ``wanted``; RuntimeError(``what``) ``seconds`` after ``started``
+    (a ``time.perf_counter()`` reading)."""
+    while count() < wanted:
+        if time.perf_counter() > started + seconds:
+            raise RuntimeError(f"{what} in {seconds:.0f} s")
+        await asyncio.sleep(0.001)
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
@@ -104,11 +116,9 @@ async def one_parent(
             headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
         )  # fmt: skip
         response.raise_for_status()
-        deadline = started + 30
-        while replies.count(chat_id) < before + expected:
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"no reply to {text!r} within 30 s")
-            await asyncio.sleep(0.001)
+        await replies_arrive(
+            lambda: replies.count(chat_id), before + expected, started, 30, f"no reply to {text!r}"
+        )
         latencies.append((time.perf_counter() - started) * 1000)
     return latencies
 

@@ -39,7 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency import SCRIPT, percentile, rss_mb  # noqa: E402
+from bench.latency import SCRIPT, percentile, replies_arrive, rss_mb  # noqa: E402
 from bot.rasa_process import RasaServer, ensure_model, rasa_executable  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI, make_text_update  # noqa: E402
 from tests.fakes.twilio_api import (  # noqa: E402
@@ -113,11 +113,10 @@ async def pipeline_parent(
             headers, body = signed_form(f"{public_url}{path}", sms_params(new_sid(), phone, text))
             response = await client.post(path, content=body, headers=headers)
         response.raise_for_status()
-        deadline = started + 60
-        while inboxes.count(address) < before + expected:
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"{channel} parent {index}: no reply to {text!r} in 60 s")
-            await asyncio.sleep(0.002)
+        await replies_arrive(
+            lambda: inboxes.count(address), before + expected, started, 60,
+            f"{channel} parent {index}: no reply to {text!r}",
+        )  # fmt: skip
         latencies.append((time.perf_counter() - started) * 1000)
     return latencies
 

@@ -8,10 +8,11 @@ on every message, so a deleted sender simply starts from nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from storage.db import sync_url
@@ -19,6 +20,7 @@ from storage.db import sync_url
 # Where Rasa keeps its trackers: a SQLite file (one Rasa), or the URL of a PostgreSQL database
 # that several Rasa workers share.
 TrackerDB = Path | str
+T = TypeVar("T")
 
 
 def _engine(db: TrackerDB):  # type: ignore[no-untyped-def]
@@ -33,42 +35,18 @@ def _absent(db: TrackerDB) -> bool:
     return isinstance(db, Path) and not db.exists()
 
 
-def delete_sender(db: TrackerDB, sender_id: str) -> int:
-    """Delete every tracker event of one sender; returns the number of rows removed."""
+def _in_transaction(db: TrackerDB, work: Callable[[Connection], T], nothing: T) -> T:
+    """``work`` in one transaction on the tracker store, or ``nothing`` if Rasa has stored nothing
+    there yet (no file, or no table: Rasa makes it when it starts)."""
     if _absent(db):
-        return 0
+        return nothing
     engine = _engine(db)
     try:
         with engine.begin() as conn:
-            result = conn.execute(text("DELETE FROM events WHERE sender_id = :s"), {"s": sender_id})
-            return int(result.rowcount or 0)
-    except (OperationalError, ProgrammingError) as exc:
-        if _no_table(exc):  # Rasa has not created its table yet: nothing stored
-            return 0
-        raise
-    finally:
-        engine.dispose()
-
-
-def move_senders(db: TrackerDB, moves: Mapping[str, str]) -> int:
-    """Give each old sender id's events to its new one (pseudonym key rotation), in one
-    transaction; returns the number of rows moved."""
-    if not moves or _absent(db):
-        return 0
-    engine = _engine(db)
-    try:
-        with engine.begin() as conn:
-            moved = 0
-            for old, new in moves.items():
-                result = conn.execute(
-                    text("UPDATE events SET sender_id = :new WHERE sender_id = :old"),
-                    {"old": old, "new": new},
-                )
-                moved += int(result.rowcount or 0)
-            return moved
+            return work(conn)
     except (OperationalError, ProgrammingError) as exc:
         if _no_table(exc):
-            return 0
+            return nothing
         raise
     finally:
         engine.dispose()
@@ -80,39 +58,44 @@ def _no_table(exc: OperationalError | ProgrammingError) -> bool:
     return "no such table" in message or 'relation "events" does not exist' in message
 
 
+def delete_sender(db: TrackerDB, sender_id: str) -> int:
+    """Delete every tracker event of one sender; returns the number of rows removed."""
+    statement = text("DELETE FROM events WHERE sender_id = :s")
+    return _in_transaction(
+        db, lambda conn: int(conn.execute(statement, {"s": sender_id}).rowcount or 0), 0
+    )
+
+
+def move_senders(db: TrackerDB, moves: Mapping[str, str]) -> int:
+    """Give each old sender id's events to its new one (pseudonym key rotation), in one
+    transaction; returns the number of rows moved."""
+    statement = text("UPDATE events SET sender_id = :new WHERE sender_id = :old")
+
+    def move(conn: Connection) -> int:
+        return sum(
+            int(conn.execute(statement, {"old": old, "new": new}).rowcount or 0)
+            for old, new in moves.items()
+        )
+
+    return _in_transaction(db, move, 0) if moves else 0
+
+
 def purge_older_than(db: TrackerDB, cutoff_timestamp: float) -> int:
     """Delete every tracker of a sender whose latest event is older than the cutoff (epoch seconds)."""
-    if _absent(db):
-        return 0
-    engine = _engine(db)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(
-                text(
-                    "DELETE FROM events WHERE sender_id IN (SELECT sender_id FROM events "
-                    "GROUP BY sender_id HAVING MAX(timestamp) < :cutoff)"
-                ),
-                {"cutoff": cutoff_timestamp},
-            )
-            return int(result.rowcount or 0)
-    except (OperationalError, ProgrammingError) as exc:
-        if _no_table(exc):
-            return 0
-        raise
-    finally:
-        engine.dispose()
+    statement = text(
+        "DELETE FROM events WHERE sender_id IN (SELECT sender_id FROM events "
+        "GROUP BY sender_id HAVING MAX(timestamp) < :cutoff)"
+    )
+    return _in_transaction(
+        db, lambda conn: int(conn.execute(statement, {"cutoff": cutoff_timestamp}).rowcount or 0), 0
+    )
 
 
 def all_text(db: TrackerDB) -> str:
     """Every stored value of the tracker store as one string (tests scan it for personal data)."""
-    if _absent(db):
-        return ""
-    engine = _engine(db)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT * FROM events")).fetchall()
+
+    def read(conn: Connection) -> str:
+        rows = conn.execute(text("SELECT * FROM events")).fetchall()
         return "\n".join(" ".join(str(v) for v in row) for row in rows)
-    except (OperationalError, ProgrammingError):
-        return ""
-    finally:
-        engine.dispose()
+
+    return _in_transaction(db, read, "")

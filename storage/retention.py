@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.conversations import OPEN
 from storage.models import (
     Answer,
     Contact,
@@ -31,8 +32,6 @@ from storage.models import (
     Participant,
     SafeguardingAlert,
 )
-
-OPEN = ("active", "paused")
 
 
 @dataclass(frozen=True)

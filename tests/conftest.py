@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from bot.rasa_process import RasaServer, ensure_model, rasa_executable
 from bot.vault import Vault
 from tests import staff_seed
+from tests.databases import create_pg_database, drop_pg_database
 from tests.fakes.network import (
     blocked_attempts,
     clear_blocked_attempts,
@@ -26,7 +25,6 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.harness import ROOT, Clock, RunningApp, free_port, make_config
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 TELEGRAM_TOKEN = "123456:TEST-token-synthetic"
 
 
@@ -99,18 +97,6 @@ async def rasa_server(session_dir: Path, rasa_token: str, actions_port: int) -> 
         await server.stop()
 
 
-def _create_pg_database() -> str:
-    name = f"pv_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def _drop_pg_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 async def actions_host(
     session_dir: Path,
@@ -157,7 +143,7 @@ async def app(
     if backend == "sqlite":
         db_url = f"sqlite:///{tmp / 'parentvoice.db'}"
     else:
-        pg_name = _create_pg_database()
+        pg_name = create_pg_database()
         db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{pg_name}"
     config = make_config(
         tmp,
@@ -176,7 +162,7 @@ async def app(
     finally:
         await running.stop()
         if pg_name:
-            await asyncio.to_thread(_drop_pg_database, pg_name)
+            await asyncio.to_thread(drop_pg_database, pg_name)
 
 
 @pytest.fixture

@@ -22,6 +22,20 @@ from tests.harness import free_port
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def create_pg_database(prefix: str = "test") -> str:
+    """A new, empty database on the shared PostgreSQL (127.0.0.1:5432); its name."""
+    name = f"pv_{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    """Drop a database made by ``create_pg_database``, closing any connection still open."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextlib.asynccontextmanager
 async def migrated_database(kind: str, tmp_path: Path, name: str) -> AsyncIterator[str]:
     """A migrated, empty database of ``kind`` ("sqlite" or "postgresql"); a PostgreSQL one is
@@ -31,16 +45,13 @@ async def migrated_database(kind: str, tmp_path: Path, name: str) -> AsyncIterat
         await asyncio.to_thread(migrate, url)
         yield url
         return
-    database = f"pv_{name}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    database = create_pg_database(name)
     try:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
         await asyncio.to_thread(migrate, url)
         yield url
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        drop_pg_database(database)
 
 
 class ThrowAwayCluster:

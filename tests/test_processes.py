@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ import psycopg
 from bot.config import load_config
 from bot.vault import Vault
 from storage.db import make_engine, make_sessionmaker, migrate
+from tests.databases import create_pg_database, drop_pg_database
 from tests.fakes.twilio_api import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -35,7 +35,6 @@ from tests.harness import ROOT, free_port, wait_healthy
 from tests.queued import drama_number, queue_messages
 
 MESSAGES = 200
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def app_env(db_url: str, twilio_url: str, tmp: Path) -> dict[str, str]:
@@ -144,9 +143,7 @@ async def test_kill_9_mid_burst_then_restart_delivers_each_message_once(
 async def test_two_app_processes_on_postgresql_send_each_message_once(
     tmp_path: Path, twilio_api: FakeTwilioAPI
 ) -> None:
-    name = f"pv_procs_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = create_pg_database("procs")
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -186,8 +183,7 @@ async def test_two_app_processes_on_postgresql_send_each_message_once(
         for process in processes:
             await asyncio.to_thread(process.wait, 15)
         twilio_api.latency = 0.0
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_pg_database(name)
     counts = shared()
     assert len(counts) == 1000, f"{1000 - len(counts)} messages never arrived"
     assert [body for body, n in counts.items() if n > 1] == [], "sent twice"
@@ -285,9 +281,7 @@ async def test_two_app_processes_answer_each_parent_in_order(
     for answers, so each process keeps receiving messages of a parent the other is answering.
     Every parent is answered once per message, in order (the participant's lease), and their
     answers are stored in order."""
-    name = f"pv_order_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = create_pg_database("order")
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     script = [("hi", "Choose your language"), ("yes", "Which service"), ("1", "What went well"),
               ("she was kind", "What could have been better"),
@@ -361,8 +355,7 @@ async def test_two_app_processes_answer_each_parent_in_order(
         for process in processes:
             await asyncio.to_thread(process.wait, 15)
         twilio_api.latency = 0.0
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_pg_database(name)
 
 
 async def _wait_for_inbox(db_url: str, count: int) -> None:

@@ -9,7 +9,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import httpx
@@ -20,27 +19,16 @@ from bot import tracker_store
 from bot.config import load_config
 from bot.pseudonym import pseudonym
 from bot.rasa import RasaClient
+from tests.databases import create_pg_database, drop_pg_database
 from tests.fakes.twilio_api import FakeTwilioAPI, new_sid, signed_form, sms_params
 from tests.harness import ROOT, free_port
-from tests.test_processes import PG_ADMIN, _wait_for_inbox, app_env, serve, serving
+from tests.test_processes import _wait_for_inbox, app_env, serve, serving
 
 LOCK_STORE = "redis://127.0.0.1:6379/3"  # a Redis database of its own, emptied before and after
 SCRIPT = [("hi", "Choose your language"), ("yes", "Which service"), ("1", "What went well"),
           ("she was kind", "What could have been better"),
           ("the wait", "Did you know where to go"), ("yes the leaflet", "Did staff listen")]  # fmt: skip
 STOP_WORKER_AFTER = 3  # messages each parent has sent when worker 0 stops
-
-
-def _database() -> str:
-    name = f"pv_scale_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def _drop(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _worker_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 240) -> None:
@@ -71,7 +59,7 @@ def _phones_for_both_workers(key: bytes, urls: str) -> list[str]:
 async def test_two_apps_and_two_rasa_workers_share_the_work_and_survive_losing_a_worker(
     tmp_path: Path, twilio_api: FakeTwilioAPI
 ) -> None:
-    app_db, tracker_db = _database(), _database()
+    app_db, tracker_db = create_pg_database("scale"), create_pg_database("scale_tracker")
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{app_db}"
     tracker_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{tracker_db}"
     locks = redis.Redis.from_url(LOCK_STORE)
@@ -175,5 +163,5 @@ async def test_two_apps_and_two_rasa_workers_share_the_work_and_survive_losing_a
                 process.kill()
         locks.flushdb()
         locks.close()
-        _drop(app_db)
-        _drop(tracker_db)
+        drop_pg_database(app_db)
+        drop_pg_database(tracker_db)

@@ -106,3 +106,21 @@ async def test_delivery_retries_after_telegram_429_and_500(
     replies = await parent.expect_replies(0, 3, timeout=15)
     assert len(replies) == 3
     assert "We would like to hear" in replies[1]  # order kept despite the failures
+
+
+async def test_telegram_failing_for_a_while_still_gets_every_reply_through_once_in_order(
+    app: RunningApp, telegram_api: FakeTelegramAPI
+) -> None:
+    """Five failures in a row (two 502s, then three 429s asking for a second each): the welcome
+    arrives whole, in order, each message once; the next turn is answered as usual."""
+    parent = Parent(app, telegram_api, new_chat_id())
+    telegram_api.fail_next("sendMessage", 502, "Bad Gateway", times=2)
+    telegram_api.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, times=3
+    )
+    await parent.say("hi")
+    replies = await parent.settled_replies(0, 3, timeout=30)
+    assert len(replies) == 3, replies
+    assert "We would like to hear" in replies[1] and "We keep your answers" in replies[2]
+    await parent.say("yes")
+    assert "Which service" in (await parent.settled_replies(3, 1))[0]
