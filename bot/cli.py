@@ -8,14 +8,18 @@ import asyncio
 import io
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from bot.config import Config, load_config
 from bot.errors import ConfigError, FlowError, ParentVoiceError
 from bot.logs import configure as configure_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
@@ -351,43 +355,56 @@ def _keys(config: Config, args: argparse.Namespace) -> int:
     return _rotate_vault(config)
 
 
+def _in_batches(
+    database_url: str, work: Callable[[AsyncSession, int], Awaitable[int | None]]
+) -> None:
+    """Run ``await work(session, after)`` until it returns None, each call its own transaction:
+    it handles the next batch of rows whose key is above ``after`` and returns the last key it
+    handled. Safe to stop and run again (the key rotations)."""
+    from storage.db import make_engine, make_sessionmaker, migrate
+
+    migrate(database_url)
+
+    async def run() -> None:
+        engine = make_engine(database_url)
+        try:
+            sessions = make_sessionmaker(engine)
+            after: int | None = -1
+            while after is not None:
+                async with sessions.begin() as session:
+                    after = await work(session, after)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def _rotate_vault(config: Config) -> int:
     """Re-seal every stored contact address with the newest vault key."""
     from sqlalchemy import select
 
     from bot.vault import Vault, vault_keys
-    from storage.db import make_engine, make_sessionmaker, migrate
     from storage.models import Contact
 
     vault = Vault(config.security.vault_key)
-    migrate(config.database.url)
+    count = 0
 
-    async def run() -> int:
-        engine = make_engine(config.database.url)
-        done = 0
-        try:
-            sessions = make_sessionmaker(engine)
-            last = -1
-            while True:  # in batches, each its own transaction: safe to stop and run again
-                async with sessions.begin() as session:
-                    batch = list(
-                        await session.scalars(
-                            select(Contact)
-                            .where(Contact.participant_id > last)
-                            .order_by(Contact.participant_id)
-                            .limit(500)
-                        )
-                    )
-                    for contact in batch:
-                        contact.address_encrypted = vault.reseal(contact.address_encrypted)
-                    done += len(batch)
-                if not batch:
-                    return done
-                last = batch[-1].participant_id
-        finally:
-            await engine.dispose()
+    async def reseal(session: AsyncSession, after: int) -> int | None:
+        nonlocal count
+        batch = list(
+            await session.scalars(
+                select(Contact)
+                .where(Contact.participant_id > after)
+                .order_by(Contact.participant_id)
+                .limit(500)
+            )
+        )
+        for contact in batch:
+            contact.address_encrypted = vault.reseal(contact.address_encrypted)
+        count += len(batch)
+        return batch[-1].participant_id if batch else None
 
-    count = asyncio.run(run())
+    _in_batches(config.database.url, reseal)
     keys = len(vault_keys(config.security.vault_key))
     print(f"re-sealed {count} contact addresses with the newest of {keys} vault key(s)")
     if keys > 1:
@@ -409,7 +426,6 @@ def _rotate_pseudonyms(config: Config) -> int:
     from bot.server import utc_now
     from bot.vault import Vault
     from storage import participants
-    from storage.db import make_engine, make_sessionmaker, migrate
     from storage.models import Contact, Participant
 
     vault, key, tracker = (
@@ -417,61 +433,50 @@ def _rotate_pseudonyms(config: Config) -> int:
         config.security.pseudonym_key,
         config.rasa.tracker_db,
     )
-    migrate(config.database.url)
+    counts: Counter[str] = Counter()
 
-    async def run() -> Counter[str]:
-        engine = make_engine(config.database.url)
-        counts: Counter[str] = Counter()
-        try:
-            sessions = make_sessionmaker(engine)
-            last = -1
-            while True:  # in batches, each its own transaction: safe to stop and run again
-                async with sessions.begin() as session:
-                    batch = (
-                        await session.execute(
-                            select(
-                                Participant.id,
-                                Participant.pseudonym,
-                                Participant.channel,
-                                Contact.address_encrypted,
-                            )
-                            .outerjoin(Contact, Contact.participant_id == Participant.id)
-                            .where(Participant.id > last)
-                            .order_by(Participant.id)
-                            .limit(500)
-                        )
-                    ).all()
-                    moves: dict[str, str] = {}
-                    for participant_id, old, channel, sealed in batch:
-                        if sealed is None:
-                            counts["purged"] += 1
-                            continue
-                        new = pseudonym(key, channel, vault.open(sealed))
-                        if new == old:
-                            counts["current"] += 1
-                        elif await participants.by_pseudonym(session, new) is not None:
-                            counts["taken"] += 1
-                        elif await participants.rekey(session, participant_id, old, new, utc_now()):
-                            moves[old] = new
-                        elif await session.scalar(
-                            select(Participant.pseudonym).where(Participant.id == participant_id)
-                        ) in (new, None):  # the app re-keyed them just now (or erased them)
-                            counts["current"] += 1
-                        else:  # an app process is answering them at this moment
-                            counts["busy"] += 1
-                    # Rasa's rows move before the batch commits (a failure rolls it back), so no
-                    # app process can ask Rasa under a new pseudonym without its history.
-                    counts["tracker rows"] += await asyncio.to_thread(
-                        tracker_store.move_senders, tracker, moves
-                    )
-                    counts["re-keyed"] += len(moves)
-                if not batch:
-                    return counts
-                last = batch[-1].id
-        finally:
-            await engine.dispose()
+    async def rekey(session: AsyncSession, after: int) -> int | None:
+        batch = (
+            await session.execute(
+                select(
+                    Participant.id,
+                    Participant.pseudonym,
+                    Participant.channel,
+                    Contact.address_encrypted,
+                )
+                .outerjoin(Contact, Contact.participant_id == Participant.id)
+                .where(Participant.id > after)
+                .order_by(Participant.id)
+                .limit(500)
+            )
+        ).all()
+        moves: dict[str, str] = {}
+        for participant_id, old, channel, sealed in batch:
+            if sealed is None:
+                counts["purged"] += 1
+                continue
+            new = pseudonym(key, channel, vault.open(sealed))
+            if new == old:
+                counts["current"] += 1
+            elif await participants.by_pseudonym(session, new) is not None:
+                counts["taken"] += 1
+            elif await participants.rekey(session, participant_id, old, new, utc_now()):
+                moves[old] = new
+            elif await session.scalar(
+                select(Participant.pseudonym).where(Participant.id == participant_id)
+            ) in (new, None):  # the app re-keyed them just now (or erased them)
+                counts["current"] += 1
+            else:  # an app process is answering them at this moment
+                counts["busy"] += 1
+        # Rasa's rows move before the batch commits (a failure rolls it back), so no app
+        # process can ask Rasa under a new pseudonym without its history.
+        counts["tracker rows"] += await asyncio.to_thread(
+            tracker_store.move_senders, tracker, moves
+        )
+        counts["re-keyed"] += len(moves)
+        return batch[-1].id if batch else None
 
-    counts = asyncio.run(run())
+    _in_batches(config.database.url, rekey)
     print(
         f"re-keyed {counts['re-keyed']} participant(s) to the first of "
         f"{1 + len(config.security.pseudonym_old_keys)} pseudonym key(s); "
@@ -542,27 +547,22 @@ def _rasa_run(config: Config, args: argparse.Namespace) -> int:
     as trained, the tracker and lock stores from config, the app's action endpoint."""
     import signal
 
-    from bot.rasa_process import RasaServer, ensure_model, rasa_executable
+    from bot.rasa_process import ensure_model, rasa_executable, server_for
     from bot.server import ACTIONS_PATH
 
     if not config.rasa.token:
         raise ConfigError("rasa.token must be set: the app and every Rasa worker share it")
     port = args.port or urlparse(config.rasa.urls[0]).port or 5005
-    beside = config.rasa.model_dir.parent
     model = ensure_model(
         config.rasa.project_dir, config.rasa.model_dir, rasa_executable(config.root)
     )
-    server = RasaServer(
-        project_dir=config.rasa.project_dir,
+    server = server_for(
+        config,
         model=model,
         url=f"http://127.0.0.1:{port}",
         token=config.rasa.token,
-        run_dir=beside / f"rasa-{port}",
-        tracker_db=config.rasa.tracker_db,
-        lock_store=config.rasa.lock_store,
         actions_url=args.actions_url or f"http://127.0.0.1:{config.server.port}{ACTIONS_PATH}",
-        log_file=beside / f"rasa-{port}.log",
-        rasa_bin=rasa_executable(config.root),
+        name=f"rasa-{port}",
     )
 
     async def run() -> int | None:
@@ -571,7 +571,7 @@ def _rasa_run(config: Config, args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await server.start()
-        print(f"rasa worker on 127.0.0.1:{port} (log: {beside / f'rasa-{port}.log'})")
+        print(f"rasa worker on 127.0.0.1:{port} (log: {server.log_file})")
         exited = asyncio.create_task(server.wait_exit())
         await asyncio.wait(
             [exited, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"

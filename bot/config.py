@@ -356,15 +356,25 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             "channels.telegram.token is required when the Telegram channel is enabled"
         )
 
-    if rasa.integer("max_in_flight", 16) < 1:
+    rasa_config = RasaConfig(
+        url=rasa.text("url", "http://127.0.0.1:5005").rstrip("/"),
+        manage=rasa.flag("manage", True),
+        token=rasa.text("token", ""),
+        project_dir=rasa.path("project_dir", "nlu", root),
+        model_dir=rasa.path("model_dir", "var/models", root),
+        tracker_db=_tracker_db(rasa, root),
+        tracker_retention_days=rasa.integer("tracker_retention_days", 8),
+        timeout_seconds=rasa.number("timeout_seconds", 10.0),
+        max_in_flight=rasa.integer("max_in_flight", 16),
+        lock_store=rasa.text("lock_store", ""),
+    )
+    if rasa_config.max_in_flight < 1:
         raise ConfigError("rasa.max_in_flight must be at least 1")
-    lock_store = rasa.text("lock_store", "")
-    if lock_store and not lock_store.startswith("redis://"):
+    if rasa_config.lock_store and not rasa_config.lock_store.startswith("redis://"):
         raise ConfigError(
-            f"rasa.lock_store must be empty or redis://HOST:PORT/DB, got {lock_store!r}"
+            f"rasa.lock_store must be empty or redis://HOST:PORT/DB, got {rasa_config.lock_store!r}"
         )
-    rasa_urls = [u for u in rasa.text("url", "http://127.0.0.1:5005").split(",") if u.strip()]
-    if rasa.flag("manage", True) and len(rasa_urls) > 1:
+    if rasa_config.manage and len(rasa_config.urls) > 1:
         raise ConfigError(
             "rasa.url names several Rasa workers: the app does not start them (set rasa.manage "
             "to false and run each with `parentvoice rasa run`)"
@@ -385,18 +395,7 @@ def _build(raw: dict[str, Any], root: Path) -> Config:
             max_body_bytes=server.integer("max_body_bytes", 262144),
             per_sender_per_minute=server.integer("per_sender_per_minute", 20),
         ),
-        rasa=RasaConfig(
-            url=rasa.text("url", "http://127.0.0.1:5005").rstrip("/"),
-            manage=rasa.flag("manage", True),
-            token=rasa.text("token", ""),
-            project_dir=rasa.path("project_dir", "nlu", root),
-            model_dir=rasa.path("model_dir", "var/models", root),
-            tracker_db=_tracker_db(rasa, root),
-            tracker_retention_days=rasa.integer("tracker_retention_days", 8),
-            timeout_seconds=rasa.number("timeout_seconds", 10.0),
-            max_in_flight=rasa.integer("max_in_flight", 16),
-            lock_store=lock_store,
-        ),
+        rasa=rasa_config,
         flows=FlowsConfig(
             dir=flows.path("dir", "flows", root),
             default=flows.text("default", "hcp_experience"),

@@ -48,6 +48,14 @@ class Parse:
     ranking: tuple[dict[str, Any], ...] = ()
 
 
+@dataclass(frozen=True)
+class _Worker:
+    """One Rasa server, and the slots for turns in flight to it (``max_in_flight``)."""
+
+    http: httpx.AsyncClient
+    slots: asyncio.Semaphore
+
+
 class RasaClient:
     """Talks to ``rasa run`` over HTTP with the shared token: one Rasa, or several workers that
     share a tracker store and a lock store (``base_url`` = "URL1,URL2").
@@ -70,13 +78,15 @@ class RasaClient:
         # where they time out (and are retried, adding to the queue). So at most a few are in
         # flight and the rest wait here, where waiting costs nothing and no timeout runs.
         urls = [url.strip().rstrip("/") for url in base_url.split(",") if url.strip()]
-        self._slots = asyncio.Semaphore(max_in_flight * len(urls))
         self._workers = [
-            httpx.AsyncClient(
-                base_url=url,
-                timeout=timeout,
-                transport=transport,
-                headers={"Authorization": f"Bearer {token}"},
+            _Worker(
+                httpx.AsyncClient(
+                    base_url=url,
+                    timeout=timeout,
+                    transport=transport,
+                    headers={"Authorization": f"Bearer {token}"},
+                ),
+                asyncio.Semaphore(max_in_flight),
             )
             for url in urls
         ]
@@ -85,31 +95,30 @@ class RasaClient:
     async def aclose(self) -> None:
         """Close the connection pools."""
         for worker in self._workers:
-            await worker.aclose()
+            await worker.http.aclose()
 
     def home(self, sender_id: str) -> int:
         """The index (in ``base_url``) of the worker that takes this sender's turns while it is up."""
         return int(hashlib.sha256(sender_id.encode()).hexdigest()[:8], 16) % len(self._workers)
 
-    def _order(self, first: int) -> list[httpx.AsyncClient]:
+    def _order(self, first: int) -> list[_Worker]:
         return self._workers[first:] + self._workers[:first]
 
-    async def _post(
-        self, workers: list[httpx.AsyncClient], path: str, **kwargs: Any
-    ) -> httpx.Response:
-        """POST to the first worker that can be reached (and does not answer 5xx)."""
+    async def _post(self, workers: list[_Worker], path: str, **kwargs: Any) -> httpx.Response:
+        """POST to the first worker that can be reached (and does not answer 5xx), waiting for
+        one of its slots first."""
         problem = "no Rasa configured"
-        async with self._slots:
-            for worker in workers:
+        for worker in workers:
+            async with worker.slots:
                 try:
-                    resp = await worker.post(path, **kwargs)
+                    resp = await worker.http.post(path, **kwargs)
                 except httpx.TransportError as exc:
                     problem = f"cannot reach Rasa: {type(exc).__name__}"
                     continue
-                if resp.status_code >= 500 or resp.status_code == 404:
-                    problem = f"Rasa answered {resp.status_code}"
-                    continue
-                return resp
+            if resp.status_code >= 500 or resp.status_code == 404:
+                problem = f"Rasa answered {resp.status_code}"
+                continue
+            return resp
         raise RasaUnavailable(problem)
 
     async def send(self, sender_id: str, text: str, message_id: str | None = None) -> BotTurn:
@@ -158,7 +167,7 @@ class RasaClient:
         problem = "no Rasa configured"
         for worker in self._workers:
             try:
-                resp = await worker.get("/status", params={"token": self._token}, timeout=3.0)
+                resp = await worker.http.get("/status", params={"token": self._token}, timeout=3.0)
                 resp.raise_for_status()
                 result: dict[str, Any] = resp.json()
                 return result

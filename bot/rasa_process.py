@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import httpx
 from sqlalchemy.engine import make_url
 
+from bot.config import Config
 from bot.errors import ConfigError, RasaError
 from bot.tracker_store import TrackerDB
 
@@ -165,6 +166,28 @@ def write_runtime_files(
     return endpoints, credentials
 
 
+def server_for(
+    config: Config, *, model: Path, url: str, token: str, actions_url: str, name: str
+) -> RasaServer:
+    """A Rasa server on ``config``'s project, tracker store and lock store. Its run files go in
+    ``name/`` and its log in ``name.log``, beside the tracker store file (var/ by default), or
+    beside the models when the trackers are in PostgreSQL."""
+    tracker_db = config.rasa.tracker_db
+    beside = tracker_db.parent if isinstance(tracker_db, Path) else config.rasa.model_dir.parent
+    return RasaServer(
+        project_dir=config.rasa.project_dir,
+        model=model,
+        url=url,
+        token=token,
+        run_dir=beside / name,
+        tracker_db=tracker_db,
+        lock_store=config.rasa.lock_store,
+        actions_url=actions_url,
+        log_file=beside / f"{name}.log",
+        rasa_bin=rasa_executable(config.root),
+    )
+
+
 class RasaServer:
     """One ``rasa run`` subprocess bound to 127.0.0.1 with token auth."""
 
@@ -199,6 +222,7 @@ class RasaServer:
             log_file,
             rasa_bin,
         )
+        self.log_file = log_file
         self._rest_channel = rest_channel
         self._lock_store = lock_store
         self._proc: asyncio.subprocess.Process | None = None

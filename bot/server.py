@@ -12,7 +12,6 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -36,7 +35,7 @@ from bot.flood import FloodControl
 from bot.logs import quiet_third_party
 from bot.pipeline import Pipeline, SafeguardingSettings
 from bot.rasa import RasaClient
-from bot.rasa_process import RasaServer, ensure_model, rasa_executable
+from bot.rasa_process import RasaServer, ensure_model, rasa_executable, server_for
 from bot.redact import Redactor
 from bot.schedule import Scheduler
 from bot.sender import OutboxSender
@@ -322,6 +321,8 @@ def create_app(
             webhook = WebhookSender(staff.staff_webhook_secret)
             senders[STAFF_WEBHOOK] = webhook
             staff_addresses[STAFF_WEBHOOK] = staff.staff_webhook_url
+        # Names this process in outbox claims and participants' leases.
+        instance = f"{socket.gethostname()}:{config.server.port}"
         sender = OutboxSender(
             sessions=sessions,
             senders=senders,
@@ -332,7 +333,7 @@ def create_app(
             per_second=config.outbox.per_channel_per_second,
             channel_rates={kind: tw.per_second for kind in runtime.twilio},
             chat_rates={"telegram": config.channels.telegram.per_chat_per_second},
-            instance=f"{socket.gethostname()}:{config.server.port}",
+            instance=instance,
             whatsapp_templates=tw.whatsapp_templates,
         )
         runtime.sender = sender
@@ -365,7 +366,7 @@ def create_app(
                 staff_channels=tuple(staff_addresses),
             ),
             flood=FloodControl(config.server.per_sender_per_minute),
-            instance=f"{socket.gethostname()}:{config.server.port}",
+            instance=instance,
         )
         if staff.classifier:  # train the insight models now, not on the first message
             tasks.append(asyncio.create_task(runtime.pipeline.warm_up(), name="insight-training"))
@@ -519,21 +520,13 @@ async def _run_rasa(runtime: Runtime, stop: asyncio.Event) -> None:
         runtime.rasa_state = "unavailable"
         log.exception("rasa could not be prepared")
         return
-    # Rasa's run files and log live beside its tracker store file (var/ by default), or its
-    # models when the trackers are in PostgreSQL.
-    tracker_db = config.rasa.tracker_db
-    beside = tracker_db.parent if isinstance(tracker_db, Path) else config.rasa.model_dir.parent
-    server = RasaServer(
-        project_dir=config.rasa.project_dir,
+    server = server_for(
+        config,
         model=model,
         url=config.rasa.url,
         token=runtime.rasa_token,
-        run_dir=beside / "rasa",
-        tracker_db=config.rasa.tracker_db,
-        lock_store=config.rasa.lock_store,
         actions_url=f"http://127.0.0.1:{config.server.port}{ACTIONS_PATH}",
-        log_file=beside / "rasa.log",
-        rasa_bin=rasa_bin,
+        name="rasa",
     )
     runtime.rasa_server = server
     while not stop.is_set():
